@@ -1,0 +1,64 @@
+"""dfkit: the Datafiniti v4 downloads API as pandas DataFrames.
+
+Fetch (``Client``) -> shape (``downloads_frame``) -> analyse (``status_counts``, ...)
+-> export (``to_parquet``) / plot (``plot_status_counts``, ...).
+
+>>> import dfkit
+>>> df = dfkit.downloads_frame(dfkit.sample_downloads(), per="download")
+>>> df.columns[:4].tolist()
+['id', 'status', 'num_records', 'created_at']
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from dfkit.errors import (
+    APIError,
+    AuthenticationError,
+    DfkitError,
+    DfkitWarning,
+    DownloadCancelled,
+    ExportError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    ResponseError,
+    ResultFetchError,
+    ResultFileError,
+    SchemaError,
+    ServerError,
+    WaitTimeout,
+)
+from dfkit.frame import downloads_frame
+from dfkit.sample import sample_downloads
+from dfkit.schema import COLUMNS, STATUSES, schema_markdown
+
+try:
+    __version__ = version("dfkit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "COLUMNS",
+    "STATUSES",
+    "APIError",
+    "AuthenticationError",
+    "DfkitError",
+    "DfkitWarning",
+    "DownloadCancelled",
+    "ExportError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "ResponseError",
+    "ResultFetchError",
+    "ResultFileError",
+    "SchemaError",
+    "ServerError",
+    "WaitTimeout",
+    "__version__",
+    "downloads_frame",
+    "sample_downloads",
+    "schema_markdown",
+]

@@ -1,0 +1,166 @@
+"""Every exception and warning dfkit raises, in one small tree.
+
+Catch :class:`DfkitError` to handle anything dfkit raises; catch a subclass to handle one
+kind of failure::
+
+    DfkitError                      anything dfkit raises
+    ├── SchemaError                 input records that do not fit the downloads schema
+    ├── ResultFileError             a result file that cannot be read (names file and line)
+    ├── ResultFetchError            one or more result files failed to download
+    ├── ExportError                 a Parquet file or dataset that cannot be written or read
+    ├── ResponseError               an API answer whose body is unusable (HTML, truncated, ...)
+    ├── NetworkError                connection failures and timeouts once retries are spent
+    ├── APIError                    any non-2xx answer from the API
+    │   ├── AuthenticationError     401/403, or no token configured
+    │   ├── NotFoundError           404: unknown download id or path
+    │   ├── RateLimitError          429 after retries (``retry_after`` in seconds, if sent)
+    │   └── ServerError             5xx after retries
+    ├── DownloadCancelled           ``Client.wait`` saw the download cancelled
+    └── WaitTimeout                 ``Client.wait`` ran out of time (``last`` = last object seen)
+
+    DfkitWarning (UserWarning)      something was kept but looks wrong (e.g. an unknown status)
+
+Messages never contain the API token, the password or URL query strings (S3 signatures).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "DfkitError",
+    "DfkitWarning",
+    "DownloadCancelled",
+    "ExportError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "ResponseError",
+    "ResultFetchError",
+    "ResultFileError",
+    "SchemaError",
+    "ServerError",
+    "WaitTimeout",
+]
+
+
+class DfkitError(Exception):
+    """Base class of every error dfkit raises."""
+
+
+class DfkitWarning(UserWarning):
+    """Raised as a warning when dfkit keeps data that looks wrong, so nothing is lost silently."""
+
+
+class SchemaError(DfkitError, ValueError):
+    """Raised when input records do not fit the downloads schema.
+
+    ``problems`` is a DataFrame with one row per bad value (columns ``index``, ``field``,
+    ``value``, ``reason``); the message lists them as ``records[i].field: reason (value)``.
+    """
+
+    def __init__(self, message: str, problems: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        if problems is None:
+            import pandas as pd
+
+            problems = pd.DataFrame(
+                {
+                    "index": pd.Series([], dtype="Int64"),
+                    "field": pd.Series([], dtype="string"),
+                    "value": pd.Series([], dtype="object"),
+                    "reason": pd.Series([], dtype="string"),
+                }
+            )
+        self.problems = problems
+
+
+class ResultFileError(DfkitError, ValueError):
+    """Raised when a result file cannot be parsed; names the file and the line number."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class ResultFetchError(DfkitError):
+    """Raised after ``fetch_results`` finished when some files failed; ``manifest`` lists all."""
+
+    def __init__(self, message: str, manifest: Any = None) -> None:
+        super().__init__(message)
+        self.manifest = manifest
+
+
+class ExportError(DfkitError):
+    """Raised when a Parquet file or dataset cannot be written or read back as a downloads frame."""
+
+
+class ResponseError(DfkitError):
+    """Raised when an API answer's body is unusable: not JSON, truncated, wrong type, too large."""
+
+
+class NetworkError(DfkitError):
+    """Raised for connection failures and timeouts once retries are spent."""
+
+
+class APIError(DfkitError):
+    """Raised for a non-2xx answer; carries ``status``, ``error``, ``message`` and ``details``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        api_message: str | None = None,
+        details: list[Any] | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = api_message if api_message is not None else message
+        self.details = details or []
+        self.url = url
+
+
+class AuthenticationError(APIError):
+    """Raised for 401/403 answers, or when no token is configured."""
+
+
+class NotFoundError(APIError):
+    """Raised for a 404: an unknown download id or path."""
+
+
+class RateLimitError(APIError):
+    """Raised for a 429 after retries are spent; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """Raised for a 5xx answer after retries are spent."""
+
+
+class DownloadCancelled(DfkitError):
+    """Raised by ``Client.wait`` when the download was cancelled; ``download`` is its object."""
+
+    def __init__(self, message: str, download: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.download = download
+
+
+class WaitTimeout(DfkitError, TimeoutError):
+    """Raised by ``Client.wait`` when ``timeout`` passed; ``last`` is the last object seen."""
+
+    def __init__(self, message: str, last: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.last = last

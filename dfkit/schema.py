@@ -1,0 +1,231 @@
+"""The one schema of a downloads frame: every column's name, pandas dtype, Arrow type and meaning.
+
+Everything that builds, writes, reads, documents or tests a downloads frame reads these
+definitions; no other module spells a column's dtype.
+
+>>> [c.name for c in columns("download")][:5]
+['id', 'status', 'num_records', 'created_at', 'n_results']
+>>> dtype("num_records")
+Int64Dtype()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = [
+    "COLUMNS",
+    "DATA_TYPES",
+    "FORMATS",
+    "STATUSES",
+    "Column",
+    "Per",
+    "arrow_schema",
+    "category_dtype",
+    "columns",
+    "dtype",
+    "empty_frame",
+    "schema_markdown",
+]
+
+Per = Literal["result", "download"]
+
+#: The four statuses, in lifecycle order. ``running`` and ``started`` are read as ``in_progress``.
+STATUSES: tuple[str, ...] = ("queued", "in_progress", "completed", "cancelled")
+#: Known ``data_type`` values; unknown ones are appended in alphabetical order.
+DATA_TYPES: tuple[str, ...] = ("business", "product", "property", "people")
+#: Known ``format`` values (lower-cased); unknown ones are appended in alphabetical order.
+FORMATS: tuple[str, ...] = ("csv", "json")
+
+#: Strings are Arrow-backed with ``pd.NA`` for missing values, on pandas 2.2 and 3 alike.
+STRING = pd.StringDtype("pyarrow")
+TIMESTAMP = pd.DatetimeTZDtype("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a downloads frame."""
+
+    name: str
+    #: pandas dtype; for categories, the dtype with only the known categories.
+    dtype: Any
+    arrow_type: pa.DataType
+    description: str
+    #: Which frames carry it: ``"both"``, ``"result"`` or ``"download"``.
+    grain: Literal["both", "result", "download"] = "both"
+    #: Optional columns exist only when some input record carries their field.
+    optional: bool = False
+    #: Where the value comes from in a download object (in order of precedence).
+    source: tuple[str, ...] = ()
+
+    @property
+    def is_category(self) -> bool:
+        return isinstance(self.dtype, pd.CategoricalDtype)
+
+    @property
+    def known_categories(self) -> tuple[str, ...]:
+        if not self.is_category:
+            return ()
+        return tuple(self.dtype.categories)
+
+
+def _cat(values: Sequence[str]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(values), ordered=False)
+
+
+#: Every column, in frame order: the core columns first, then the optional ones.
+COLUMNS: tuple[Column, ...] = (
+    Column("id", STRING, pa.string(), "Download id (integer ids become strings).", source=("id", "_id")),
+    Column(
+        "status",
+        _cat(STATUSES),
+        pa.string(),
+        "queued, in_progress (API: running, started), completed or cancelled; unknown values appended.",
+        source=("status",),
+    ),
+    Column("num_records", pd.Int64Dtype(), pa.int64(), "Records requested.", source=("num_records",)),
+    Column(
+        "created_at",
+        TIMESTAMP,
+        pa.timestamp("us", tz="UTC"),
+        "When the download started, in UTC.",
+        source=("created_at", "date_started"),
+    ),
+    Column(
+        "result_index",
+        pd.Int64Dtype(),
+        pa.int64(),
+        "0-based position of the file in results; missing for a download without results.",
+        grain="result",
+    ),
+    Column("url", STRING, pa.string(), "Result file link (pre-signed; expires).", grain="result", source=("results",)),
+    Column("n_results", pd.api.types.pandas_dtype("int64"), pa.int64(), "Number of result files.", grain="download"),
+    Column(
+        "updated_at",
+        TIMESTAMP,
+        pa.timestamp("us", tz="UTC"),
+        "When the download last changed, in UTC.",
+        optional=True,
+        source=("updated_at", "date_updated"),
+    ),
+    Column("num_downloaded", pd.Int64Dtype(), pa.int64(), "Records delivered so far.", optional=True, source=("num_downloaded",)),
+    Column(
+        "data_type",
+        _cat(DATA_TYPES),
+        pa.string(),
+        "business, product, property or people; unknown values appended.",
+        optional=True,
+        source=("data_type",),
+    ),
+    Column("format", _cat(FORMATS), pa.string(), "csv or json (lower-cased); unknown values appended.", optional=True, source=("format",)),
+    Column("total_cost", pd.Float64Dtype(), pa.float64(), "Credits the download cost.", optional=True, source=("total_cost",)),
+    Column("query", STRING, pa.string(), "The search query the download ran.", optional=True, source=("query",)),
+    Column("user_id", STRING, pa.string(), "Owning user id.", optional=True, source=("user_id", "user")),
+)
+
+_BY_NAME = {c.name: c for c in COLUMNS}
+
+
+def column(name: str) -> Column:
+    """Return the definition of the column called ``name``.
+
+    >>> column("url").grain
+    'result'
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a downloads-frame column") from None
+
+
+def dtype(name: str) -> Any:
+    """Return the pandas dtype of column ``name`` (categories: the known ones only).
+
+    >>> dtype("created_at")
+    datetime64[us, UTC]
+    """
+    return column(name).dtype
+
+
+def category_dtype(name: str, extra: Iterable[str] = ()) -> pd.CategoricalDtype:
+    """Return the categorical dtype of ``name`` with ``extra`` values appended alphabetically.
+
+    >>> list(category_dtype("status", ["failed"]).categories)
+    ['queued', 'in_progress', 'completed', 'cancelled', 'failed']
+    """
+    known = column(name).known_categories
+    unknown = sorted(set(extra) - set(known))
+    return _cat([*known, *unknown])
+
+
+def columns(per: Per, optional: Iterable[str] | None = None) -> list[Column]:
+    """Return the columns of a ``per`` frame, in order, with the ``optional`` ones named.
+
+    ``optional=None`` includes every optional column.
+
+    >>> [c.name for c in columns("result", optional=["total_cost"])]
+    ['id', 'status', 'num_records', 'created_at', 'result_index', 'url', 'total_cost']
+    """
+    if per not in ("result", "download"):
+        raise ValueError(f"per must be 'result' or 'download', not {per!r}")
+    wanted = None if optional is None else set(optional)
+    return [
+        c
+        for c in COLUMNS
+        if c.grain in ("both", per) and (not c.optional or wanted is None or c.name in wanted)
+    ]
+
+
+def empty_frame(per: Per = "result") -> pd.DataFrame:
+    """Return an empty downloads frame with every core column and its dtype.
+
+    >>> empty_frame("download").dtypes["n_results"]
+    dtype('int64')
+    """
+    return pd.DataFrame(
+        {c.name: pd.Series([], dtype=c.dtype) for c in columns(per, optional=())},
+        index=pd.RangeIndex(0),
+    )
+
+
+def arrow_schema(names: Iterable[str]) -> pa.Schema:
+    """Return the Arrow schema (warehouse-safe types) for the columns ``names``.
+
+    >>> arrow_schema(["id", "created_at"]).field("created_at").type
+    TimestampType(timestamp[us, tz=UTC])
+    """
+    return pa.schema([pa.field(n, column(n).arrow_type, nullable=True) for n in names])
+
+
+def _dtype_label(c: Column) -> str:
+    if c.is_category:
+        return "category"
+    if c.dtype == STRING:
+        return "string"
+    return str(c.dtype)
+
+
+def schema_markdown() -> str:
+    """Return the schema as a Markdown table (the README's copy is generated from this).
+
+    >>> schema_markdown().splitlines()[0]
+    '| column | frames | dtype | Arrow / Parquet | from API field | description |'
+    """
+    lines = [
+        "| column | frames | dtype | Arrow / Parquet | from API field | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in COLUMNS:
+        frames = {"both": "both", "result": "per result", "download": "per download"}[c.grain]
+        if c.optional:
+            frames += ", optional"
+        source = " / ".join(f"`{s}`" for s in c.source) or "derived"
+        lines.append(
+            f"| `{c.name}` | {frames} | `{_dtype_label(c)}` | `{c.arrow_type}` | {source} | {c.description} |"
+        )
+    return "\n".join(lines) + "\n"
