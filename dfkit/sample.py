@@ -17,11 +17,11 @@ __all__ = ["sample_downloads", "sample_path"]
 
 def sample_path() -> str:
     """Return the file system path of the bundled ``sample_downloads.json``."""
-    return str(files("dfkit").joinpath("data", "sample_downloads.json"))
+    return str(files("dfkit") / "data" / "sample_downloads.json")
 
 
 def sample_downloads() -> list[dict[str, Any]]:
     """Return the bundled sample downloads as a fresh list of dicts (safe to modify)."""
-    data = orjson.loads(files("dfkit").joinpath("data", "sample_downloads.json").read_bytes())
+    data = orjson.loads((files("dfkit") / "data" / "sample_downloads.json").read_bytes())
     assert isinstance(data, list)
     return data

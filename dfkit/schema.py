@@ -80,15 +80,19 @@ def _cat(values: Sequence[str]) -> pd.CategoricalDtype:
 
 #: Every column, in frame order: the core columns first, then the optional ones.
 COLUMNS: tuple[Column, ...] = (
-    Column("id", STRING, pa.string(), "Download id (integer ids become strings).", source=("id", "_id")),
+    Column(
+        "id", STRING, pa.string(), "Download id (integer ids become strings).", source=("id", "_id")
+    ),
     Column(
         "status",
         _cat(STATUSES),
         pa.string(),
-        "queued, in_progress (API: running, started), completed or cancelled; unknown values appended.",
+        "queued, in_progress (running, started), completed or cancelled; unknown ones appended.",
         source=("status",),
     ),
-    Column("num_records", pd.Int64Dtype(), pa.int64(), "Records requested.", source=("num_records",)),
+    Column(
+        "num_records", pd.Int64Dtype(), pa.int64(), "Records requested.", source=("num_records",)
+    ),
     Column(
         "created_at",
         TIMESTAMP,
@@ -103,8 +107,21 @@ COLUMNS: tuple[Column, ...] = (
         "0-based position of the file in results; missing for a download without results.",
         grain="result",
     ),
-    Column("url", STRING, pa.string(), "Result file link (pre-signed; expires).", grain="result", source=("results",)),
-    Column("n_results", pd.api.types.pandas_dtype("int64"), pa.int64(), "Number of result files.", grain="download"),
+    Column(
+        "url",
+        STRING,
+        pa.string(),
+        "Result file link (pre-signed; expires).",
+        grain="result",
+        source=("results",),
+    ),
+    Column(
+        "n_results",
+        pd.api.types.pandas_dtype("int64"),
+        pa.int64(),
+        "Number of result files.",
+        grain="download",
+    ),
     Column(
         "updated_at",
         TIMESTAMP,
@@ -113,7 +130,14 @@ COLUMNS: tuple[Column, ...] = (
         optional=True,
         source=("updated_at", "date_updated"),
     ),
-    Column("num_downloaded", pd.Int64Dtype(), pa.int64(), "Records delivered so far.", optional=True, source=("num_downloaded",)),
+    Column(
+        "num_downloaded",
+        pd.Int64Dtype(),
+        pa.int64(),
+        "Records delivered so far.",
+        optional=True,
+        source=("num_downloaded",),
+    ),
     Column(
         "data_type",
         _cat(DATA_TYPES),
@@ -122,10 +146,33 @@ COLUMNS: tuple[Column, ...] = (
         optional=True,
         source=("data_type",),
     ),
-    Column("format", _cat(FORMATS), pa.string(), "csv or json (lower-cased); unknown values appended.", optional=True, source=("format",)),
-    Column("total_cost", pd.Float64Dtype(), pa.float64(), "Credits the download cost.", optional=True, source=("total_cost",)),
-    Column("query", STRING, pa.string(), "The search query the download ran.", optional=True, source=("query",)),
-    Column("user_id", STRING, pa.string(), "Owning user id.", optional=True, source=("user_id", "user")),
+    Column(
+        "format",
+        _cat(FORMATS),
+        pa.string(),
+        "csv or json (lower-cased); unknown values appended.",
+        optional=True,
+        source=("format",),
+    ),
+    Column(
+        "total_cost",
+        pd.Float64Dtype(),
+        pa.float64(),
+        "Credits the download cost.",
+        optional=True,
+        source=("total_cost",),
+    ),
+    Column(
+        "query",
+        STRING,
+        pa.string(),
+        "The search query the download ran.",
+        optional=True,
+        source=("query",),
+    ),
+    Column(
+        "user_id", STRING, pa.string(), "Owning user id.", optional=True, source=("user_id", "user")
+    ),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}
@@ -187,10 +234,11 @@ def empty_frame(per: Per = "result") -> pd.DataFrame:
     >>> empty_frame("download").dtypes["n_results"]
     dtype('int64')
     """
-    return pd.DataFrame(
+    frame: pd.DataFrame = pd.DataFrame(
         {c.name: pd.Series([], dtype=c.dtype) for c in columns(per, optional=())},
         index=pd.RangeIndex(0),
     )
+    return frame
 
 
 def arrow_schema(names: Iterable[str]) -> pa.Schema:
@@ -225,7 +273,6 @@ def schema_markdown() -> str:
         if c.optional:
             frames += ", optional"
         source = " / ".join(f"`{s}`" for s in c.source) or "derived"
-        lines.append(
-            f"| `{c.name}` | {frames} | `{_dtype_label(c)}` | `{c.arrow_type}` | {source} | {c.description} |"
-        )
+        cells = [f"`{c.name}`", frames, f"`{_dtype_label(c)}`", f"`{c.arrow_type}`", source]
+        lines.append("| " + " | ".join([*cells, c.description]) + " |")
     return "\n".join(lines) + "\n"
