@@ -45,7 +45,9 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def _signed_url(user: int, download_id: int, n: int, ext: str, signed: datetime, rng: random.Random) -> str:
+def _signed_url(
+    user: int, download_id: int, n: int, ext: str, signed: datetime, rng: random.Random
+) -> str:
     sig = "".join(rng.choices("0123456789abcdef", k=64))
     return (
         f"https://datafiniti-downloads.s3.amazonaws.com/{user}/{download_id}_{n}.{ext}"

@@ -1,0 +1,477 @@
+"""downloads_frame: both API shapes, every rule of the schema, every kind of bad value."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dfkit
+from dfkit import DfkitWarning, SchemaError, downloads_frame
+from dfkit.schema import STATUSES, columns, dtype
+
+PAGE_SHAPE = [  # the seed page's example
+    {
+        "id": "example_string",
+        "status": "queued",
+        "num_records": 42,
+        "results": [{"url": "example_string"}],
+        "created_at": "2024-12-25T10:00:00Z",
+    }
+]
+
+REAL_SHAPE = [  # what the API returns in 2025, per the guides
+    {
+        "id": "847070",
+        "_id": 847070,
+        "status": "running",
+        "num_records": 1200,
+        "num_downloaded": 300,
+        "data_type": "product",
+        "format": "CSV",
+        "query": "brand:Apple",
+        "total_cost": 0,
+        "user_id": "4417",
+        "date_started": "2025-03-17T20:03:55.926Z",
+        "date_updated": "2025-03-17T20:05:00.000Z",
+        "results": [],
+    },
+    {
+        "id": "847071",
+        "_id": 847071,
+        "status": "completed",
+        "num_records": 25000,
+        "num_downloaded": 25000,
+        "data_type": "business",
+        "format": "json",
+        "query": "categories:hotels",
+        "total_cost": 25000,
+        "user": 4417,
+        "date_started": "2017-11-16 17:46:06.0",
+        "date_updated": "2017-11-16 18:00:00.0",
+        "results": [
+            "https://s3/a_0.txt?X-Amz-Signature=1",
+            "https://s3/a_1.txt",
+            "https://s3/a_2.txt",
+        ],
+    },
+]
+
+
+def problems_of(data: Any, **kwargs: Any) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(SchemaError) as info:
+        downloads_frame(data, **kwargs)
+    p = info.value.problems
+    assert list(p.columns) == ["index", "field", "value", "reason"]
+    return [
+        (None if pd.isna(i) else int(i), f, r)
+        for i, f, r in zip(p["index"], p["field"], p["reason"], strict=True)
+    ]
+
+
+def assert_schema_dtypes(df: pd.DataFrame) -> None:
+    for name in df.columns:
+        expected = dtype(name)
+        if isinstance(expected, pd.CategoricalDtype):
+            assert isinstance(df[name].dtype, pd.CategoricalDtype), name
+            known = list(expected.categories)
+            assert list(df[name].cat.categories)[: len(known)] == known, name
+        else:
+            assert df[name].dtype == expected, (name, df[name].dtype)
+
+
+# ---------------------------------------------------------------------------- shapes
+
+
+def test_page_shape_one_row_per_result() -> None:
+    df = downloads_frame(PAGE_SHAPE)
+    assert list(df.columns) == ["id", "status", "num_records", "created_at", "result_index", "url"]
+    row = df.iloc[0]
+    assert (row["id"], row["status"], row["num_records"]) == ("example_string", "queued", 42)
+    assert row["created_at"] == pd.Timestamp("2024-12-25T10:00:00Z")
+    assert row["url"] == "example_string"
+    assert row["result_index"] == 0
+    assert_schema_dtypes(df)
+
+
+def test_real_shape_maps_onto_the_same_schema() -> None:
+    df = downloads_frame(REAL_SHAPE)
+    assert list(df.columns) == [c.name for c in columns("result")]
+    assert df["id"].tolist() == ["847070", "847071", "847071", "847071"]
+    assert df["status"].tolist() == ["in_progress", "completed", "completed", "completed"]
+    assert df["result_index"].tolist() == [pd.NA, 0, 1, 2]
+    assert df["url"].isna().tolist() == [True, False, False, False]
+    assert df["format"].tolist() == ["csv", "json", "json", "json"]
+    assert df["user_id"].tolist() == ["4417"] * 4  # `user` (an int) fills in for `user_id`
+    assert df["created_at"].iloc[1] == pd.Timestamp("2017-11-16 17:46:06", tz="UTC")
+    assert df["updated_at"].iloc[0] == pd.Timestamp("2025-03-17T20:05:00Z")
+    assert df["total_cost"].tolist() == [0.0, 25000.0, 25000.0, 25000.0]
+    assert_schema_dtypes(df)
+
+
+def test_per_download_has_n_results_and_no_url() -> None:
+    df = downloads_frame(REAL_SHAPE, per="download")
+    assert "url" not in df.columns and "result_index" not in df.columns
+    assert df["n_results"].tolist() == [0, 3]
+    assert df["n_results"].dtype == "int64"
+    assert list(df.columns)[:5] == ["id", "status", "num_records", "created_at", "n_results"]
+
+
+def test_records_wrapper_bytes_and_paths(tmp_path: Path) -> None:
+    expected = downloads_frame(REAL_SHAPE)
+    wrapped = {"records": REAL_SHAPE}
+    path = tmp_path / "downloads.json"
+    path.write_text(json.dumps(wrapped))
+    for data in (wrapped, json.dumps(REAL_SHAPE).encode(), path, str(path)):
+        pd.testing.assert_frame_equal(downloads_frame(data), expected)
+
+
+def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        downloads_frame(tmp_path / "nope.json")
+
+
+def test_sample_frame_is_complete() -> None:
+    sample = dfkit.sample_downloads()
+    per_download = downloads_frame(sample, per="download")
+    per_result = downloads_frame(sample)
+    assert len(per_download) == len(sample)
+    assert len(per_result) == sum(max(1, len(d["results"])) for d in sample)
+    assert set(per_download["status"]) == set(STATUSES)
+    assert per_download["created_at"].notna().all()
+    assert_schema_dtypes(per_result)
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize("results", [None, [], "absent"])
+def test_download_without_results_keeps_one_row(results: Any) -> None:
+    record: dict[str, Any] = {"id": "1", "status": "queued"}
+    if results != "absent":
+        record["results"] = results
+    df = downloads_frame([record, {"id": "2", "results": ["u"]}])
+    assert df["id"].tolist() == ["1", "2"]
+    assert df["url"].isna().tolist() == [True, False]
+    assert df["result_index"].isna().tolist() == [True, False]
+    assert downloads_frame([record], per="download")["n_results"].tolist() == [0]
+
+
+@pytest.mark.parametrize("per", ["result", "download"])
+def test_empty_input_has_every_core_column_and_dtype(per: str) -> None:
+    df = downloads_frame([], per=per)  # type: ignore[arg-type]
+    assert len(df) == 0
+    assert list(df.columns) == [c.name for c in columns(per, optional=())]  # type: ignore[arg-type]
+    assert_schema_dtypes(df)
+    assert isinstance(df.index, pd.RangeIndex)
+
+
+def test_index_is_fresh_range_and_order_kept() -> None:
+    data = [{"id": str(i), "results": ["a", "b"] if i % 2 else []} for i in range(5)]
+    df = downloads_frame(data)
+    assert df.index.equals(pd.RangeIndex(len(df)))
+    assert df["id"].tolist() == ["0", "1", "1", "2", "3", "3", "4"]
+
+
+def test_status_aliases_case_and_spaces() -> None:
+    data = [
+        {"id": str(i), "status": s}
+        for i, s in enumerate(
+            ["running", " Started ", "IN_PROGRESS", "Completed", "cancelled", None]
+        )
+    ]
+    df = downloads_frame(data, per="download")
+    assert df["status"].tolist()[:5] == [
+        "in_progress",
+        "in_progress",
+        "in_progress",
+        "completed",
+        "cancelled",
+    ]
+    assert pd.isna(df["status"].iloc[5])
+    assert list(df["status"].cat.categories) == list(STATUSES)
+
+
+def test_unknown_status_is_kept_as_extra_category_with_a_warning() -> None:
+    data = [
+        {"id": "1", "status": "Failed"},
+        {"id": "2", "status": "failed"},
+        {"id": "3", "status": "expired"},
+    ]
+    with pytest.warns(DfkitWarning) as caught:
+        df = downloads_frame(data, per="download")
+    messages = [str(w.message) for w in caught]
+    assert any("'failed'" in m and "2 downloads" in m for m in messages)
+    assert any("'expired'" in m and "1 download" in m for m in messages)
+    assert list(df["status"].cat.categories) == [*STATUSES, "expired", "failed"]
+    assert df["status"].tolist() == ["failed", "failed", "expired"]
+
+
+def test_known_statuses_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        downloads_frame(REAL_SHAPE)
+
+
+def test_data_type_and_format_categories_with_unknowns_appended() -> None:
+    data = [
+        {"id": "1", "data_type": "Product", "format": "CSV"},
+        {"id": "2", "data_type": "vehicles", "format": "xlsx"},
+        {"id": "3", "data_type": "business", "format": "JSON"},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for these two
+        df = downloads_frame(data, per="download")
+    assert list(df["data_type"].cat.categories) == [
+        "business",
+        "product",
+        "property",
+        "people",
+        "vehicles",
+    ]
+    assert list(df["format"].cat.categories) == ["csv", "json", "xlsx"]
+    assert df["format"].tolist() == ["csv", "xlsx", "json"]
+
+
+def test_ids_int_huge_mixed_and_fallback_to_underscore_id() -> None:
+    huge = 2**70
+    data = [{"id": 5}, {"id": "abc"}, {"id": huge}, {"_id": 847070}, {"id": "", "_id": "x9"}]
+    df = downloads_frame(data, per="download")
+    assert df["id"].tolist() == ["5", "abc", str(huge), "847070", "x9"]
+    assert df["id"].dtype == pd.StringDtype("pyarrow")
+
+
+def test_num_records_accepts_integers_integral_floats_and_integer_strings() -> None:
+    values = [42, 42.0, "42", " +42 ", None, 2**63 - 1]
+    df = downloads_frame(
+        [{"id": str(i), "num_records": v} for i, v in enumerate(values)], per="download"
+    )
+    assert df["num_records"].tolist() == [42, 42, 42, 42, pd.NA, 2**63 - 1]
+    assert df["num_records"].dtype == "Int64"
+
+
+def test_timestamps_offsets_naive_and_legacy_become_utc() -> None:
+    values = [
+        "2025-03-17T20:03:55.926Z",
+        "2025-03-17T22:03:55.926+02:00",
+        "2025-03-17T20:03:55.926",
+        "2017-11-16 17:46:06.0",
+        "2024-12-25",
+        None,
+    ]
+    df = downloads_frame(
+        [{"id": str(i), "created_at": v} for i, v in enumerate(values)], per="download"
+    )
+    got = df["created_at"]
+    assert str(got.dtype) == "datetime64[us, UTC]"
+    assert got.iloc[0] == got.iloc[1] == got.iloc[2] == pd.Timestamp("2025-03-17T20:03:55.926Z")
+    assert got.iloc[3] == pd.Timestamp("2017-11-16T17:46:06Z")
+    assert got.iloc[4] == pd.Timestamp("2024-12-25", tz="UTC")
+    assert pd.isna(got.iloc[5])
+
+
+def test_precedence_created_at_over_date_started_and_friends() -> None:
+    data = [
+        {
+            "id": "1",
+            "created_at": "2025-01-01T00:00:00Z",
+            "date_started": "2020-01-01T00:00:00Z",
+            "updated_at": "2025-01-02T00:00:00Z",
+            "date_updated": "2020-01-02T00:00:00Z",
+            "user_id": "u1",
+            "user": "other",
+        },
+        {
+            "id": "2",
+            "created_at": None,
+            "date_started": "2020-01-01T00:00:00Z",
+            "date_updated": "2020-01-02T00:00:00Z",
+            "user": 7,
+        },
+    ]
+    df = downloads_frame(data, per="download")
+    assert df["created_at"].dt.year.tolist() == [2025, 2020]
+    assert df["updated_at"].dt.year.tolist() == [2025, 2020]
+    assert df["user_id"].tolist() == ["u1", "7"]
+
+
+def test_optional_columns_appear_when_any_record_has_the_key_even_null() -> None:
+    df = downloads_frame([{"id": "1"}, {"id": "2", "total_cost": None, "query": None}])
+    assert "total_cost" in df.columns and "query" in df.columns
+    assert df["total_cost"].dtype == "Float64" and df["total_cost"].isna().all()
+    assert "num_downloaded" not in df.columns
+    # optional columns come after the core ones, in schema order
+    assert list(df.columns)[-2:] == ["total_cost", "query"]
+
+
+def test_other_fields_are_ignored() -> None:
+    df = downloads_frame([{"id": "1", "fields": ["a"], "is_enrichment_job": True, "sort": "x"}])
+    assert "fields" not in df.columns and "is_enrichment_job" not in df.columns
+
+
+def test_total_cost_accepts_numbers_and_numeric_strings() -> None:
+    values = [1, 2.5, "3.25", " 4 ", None]
+    df = downloads_frame(
+        [{"id": str(i), "total_cost": v} for i, v in enumerate(values)], per="download"
+    )
+    assert df["total_cost"].tolist() == [1.0, 2.5, 3.25, 4.0, pd.NA]
+
+
+# ---------------------------------------------------------------------------- bad values
+
+
+def test_every_bad_value_is_collected_with_record_and_field() -> None:
+    data = [
+        {"id": "", "status": 3, "num_records": True, "created_at": "yesterday", "results": [1]},
+        "not a record",
+        {"id": [1], "results": "x", "total_cost": "abc", "date_updated": 5, "num_records": 1.5},
+        {"id": "ok", "num_records": -1, "num_downloaded": "12a", "query": {"q": 1}},
+        {"id": "ok2", "num_records": 2**64, "results": [{"url": 5}, {"nourl": "x"}]},
+    ]
+    found = problems_of(data)
+    assert (1, "", "expected a download object, got string") in found
+    fields = {(i, f) for i, f, _ in found}
+    assert fields == {
+        (0, "id"),
+        (0, "status"),
+        (0, "num_records"),
+        (0, "created_at"),
+        (0, "results[0]"),
+        (1, ""),
+        (2, "id"),
+        (2, "results"),
+        (2, "total_cost"),
+        (2, "date_updated"),
+        (2, "num_records"),
+        (3, "num_records"),
+        (3, "num_downloaded"),
+        (3, "query"),
+        (4, "num_records"),
+        (4, "results[0]"),
+        (4, "results[1]"),
+    }
+    reasons = {(i, f): r for i, f, r in found}
+    assert reasons[(3, "num_records")] == "negative"
+    assert reasons[(4, "num_records")] == "too large for a 64-bit integer"
+    assert reasons[(0, "num_records")] == "expected an integer, got a boolean"
+    assert reasons[(2, "num_records")] == "expected a whole number"
+
+
+def test_message_lists_problems_as_records_i_field() -> None:
+    with pytest.raises(SchemaError) as info:
+        downloads_frame([{"id": "1"}, {"id": "2", "date_started": "not a date"}])
+    message = str(info.value)
+    assert "1 bad value in 2 downloads" in message
+    assert "records[1].date_started: not an ISO-8601 timestamp ('not a date')" in message
+
+
+def test_long_problem_lists_are_cut_in_the_message_but_complete_in_problems() -> None:
+    data = [{"id": str(i), "num_records": "many"} for i in range(100)]
+    with pytest.raises(SchemaError) as info:
+        downloads_frame(data)
+    assert len(info.value.problems) == 100
+    assert "and 75 more" in str(info.value)
+
+
+def test_missing_id_without_fallback() -> None:
+    assert problems_of([{"status": "queued"}]) == [(0, "id", "missing or empty id, and no _id")]
+
+
+@pytest.mark.parametrize("value", [12, 1.5, ["2025-01-01"]])
+def test_timestamps_must_be_strings(value: Any) -> None:
+    [(index, field, reason)] = problems_of([{"id": "1", "created_at": value}])
+    assert (index, field) == (0, "created_at")
+    assert reason.startswith("expected an ISO-8601 string")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (42, "int"),
+        ("", None),
+        ({"records": {"a": 1}}, "'records' is object"),
+        ({"downloads": []}, "keys ['downloads']"),
+    ],
+)
+def test_bad_top_level(data: Any, fragment: str | None) -> None:
+    if data == "":
+        with pytest.raises(FileNotFoundError):
+            downloads_frame(data)
+        return
+    with pytest.raises(SchemaError) as info:
+        downloads_frame(data)
+    assert "expected a list of downloads or an object with a 'records' list" in str(info.value)
+    assert fragment is not None and fragment in str(info.value)
+
+
+@pytest.mark.parametrize("raw", [b'[{"id": 1},', b"<html>nope</html>", b""])
+def test_invalid_json_bytes_and_files_say_where(raw: bytes, tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match=r"cannot parse the bytes given as JSON: .*line 1"):
+        downloads_frame(raw)
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw)
+    with pytest.raises(SchemaError, match=r"bad\.json as JSON"):
+        downloads_frame(path)
+
+
+def test_per_must_be_known() -> None:
+    with pytest.raises(ValueError, match="per must be"):
+        downloads_frame([], per="file")  # type: ignore[arg-type]
+
+
+def test_data_and_client_together_is_an_error() -> None:
+    with pytest.raises(TypeError):
+        downloads_frame([], client=object())  # type: ignore[arg-type]
+
+
+def test_input_is_not_modified() -> None:
+    data = json.loads(json.dumps(REAL_SHAPE))
+    downloads_frame(data)
+    assert data == REAL_SHAPE
+
+
+# ---------------------------------------------------------------------------- property
+
+_url = st.text("abcdefghij/:.?=&%0123456789", min_size=1, max_size=30)
+_result = st.one_of(_url, st.builds(lambda u: {"url": u}, _url))
+_id = st.one_of(st.integers(min_value=0, max_value=2**80), st.text(min_size=1, max_size=12))
+_status = st.sampled_from(["queued", "running", "started", "in_progress", "completed", "cancelled"])
+_timestamp = st.datetimes(
+    min_value=pd.Timestamp("2000-01-01").to_pydatetime(),
+    max_value=pd.Timestamp("2100-01-01").to_pydatetime(),
+).map(lambda t: t.isoformat())
+_record = st.fixed_dictionaries(
+    {"id": _id},
+    optional={
+        "status": st.one_of(st.none(), _status),
+        "num_records": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
+        "results": st.one_of(st.none(), st.lists(_result, max_size=5)),
+        "date_started": st.one_of(st.none(), _timestamp),
+        "total_cost": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+        "format": st.sampled_from(["csv", "JSON"]),
+    },
+)
+
+
+@settings(max_examples=75, deadline=None)
+@given(st.lists(_record, max_size=12))
+def test_property_rows_ids_order_and_dtypes(records: list[dict[str, Any]]) -> None:
+    per_result = downloads_frame(records)
+    per_download = downloads_frame(records, per="download")
+    n_results = [len(r.get("results") or []) for r in records]
+    assert len(per_result) == sum(max(1, k) for k in n_results)
+    assert len(per_download) == len(records)
+    assert per_download["id"].tolist() == [str(r["id"]) for r in records]
+    assert per_download["n_results"].tolist() == n_results
+    expected_ids = [
+        str(r["id"]) for r, k in zip(records, n_results, strict=True) for _ in range(max(1, k))
+    ]
+    assert per_result["id"].tolist() == expected_ids
+    assert_schema_dtypes(per_result)
+    assert_schema_dtypes(per_download)
