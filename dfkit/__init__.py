@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dfkit.client import Client
 from dfkit.errors import (
     APIError,
     AuthenticationError,
@@ -31,6 +32,7 @@ from dfkit.errors import (
     WaitTimeout,
 )
 from dfkit.frame import downloads_frame
+from dfkit.results import fetch_results, read_results, results_to_parquet
 from dfkit.sample import sample_downloads
 from dfkit.schema import COLUMNS, STATUSES, schema_markdown
 
@@ -44,6 +46,7 @@ __all__ = [
     "STATUSES",
     "APIError",
     "AuthenticationError",
+    "Client",
     "DfkitError",
     "DfkitWarning",
     "DownloadCancelled",
@@ -59,6 +62,9 @@ __all__ = [
     "WaitTimeout",
     "__version__",
     "downloads_frame",
+    "fetch_results",
+    "read_results",
+    "results_to_parquet",
     "sample_downloads",
     "schema_markdown",
 ]
