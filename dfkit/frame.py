@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dfkit.errors import DfkitWarning, SchemaError
-from dfkit.schema import STATUSES, Per, category_dtype, columns, dtype
+from dfkit.schema import STATUSES, Per, category_dtype, column, columns, dtype
 
 if TYPE_CHECKING:
     from dfkit.client import Client
@@ -299,17 +299,17 @@ def _categories(
                 problems.add(
                     i, _at(fields, i), shown, f"expected a string, got {_type_name(shown)}"
                 )
-    known = set(category_dtype(name).categories)
+    known = column(name).known_categories
     unknown = {lab for lab in label.values() if lab is not None and lab not in known}
-    cat_dtype = category_dtype(name, unknown)
-    position = {c: k for k, c in enumerate(cat_dtype.categories)}
+    cat_dtype = category_dtype(name, unknown) if unknown else dtype(name)
+    position = {c: k for k, c in enumerate([*known, *sorted(unknown)])}
     code = {raw: (-1 if lab is None else position[lab]) for raw, lab in label.items()}
     codes = np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values))
     counts: dict[str, int] = {}
     if unknown:
         tally = np.bincount(codes[codes >= 0], minlength=len(position))
         counts = {lab: int(tally[position[lab]]) for lab in sorted(unknown)}
-    return pd.Categorical.from_codes(codes, dtype=cat_dtype), counts
+    return pd.Categorical.from_codes(codes, dtype=cat_dtype, validate=False), counts
 
 
 class _Unhashable:
