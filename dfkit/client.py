@@ -47,7 +47,12 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -396,8 +401,8 @@ def _api_error(response: requests.Response, body: bytes, where: str) -> APIError
         "url": redact(response.url or ""),
     }
     if status in (401, 403):
-        if status == 401:
-            text += "; check the token (DATAFINITI_API_TOKEN) or log in again"
+        if status == 401 and not where.endswith(" /auth"):
+            text += f"; check the token ({TOKEN_ENV}) or log in again"
         return AuthenticationError(text, **kwargs)
     if status == 404:
         return NotFoundError(text, **kwargs)
@@ -410,9 +415,15 @@ def _api_error(response: requests.Response, body: bytes, where: str) -> APIError
 
 
 def _network_error(exc: requests.RequestException, where: str) -> NetworkError:
-    if isinstance(exc, requests.ConnectTimeout):
+    # Once retries are spent requests wraps urllib3's MaxRetryError in a plain ConnectionError:
+    # name the underlying failure.
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    if isinstance(exc, requests.ConnectTimeout) or (
+        isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError)
+    ):
         kind = "connection timed out"
-    elif isinstance(exc, requests.ReadTimeout):
+    elif isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         kind = "no answer within the read timeout"
     elif isinstance(exc, requests.exceptions.SSLError):
         kind = "TLS error"
@@ -484,7 +495,8 @@ class Client:
 
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
-        self.session.headers.setdefault("User-Agent", _USER_AGENT)
+        if self._owns_session:
+            self.session.headers["User-Agent"] = _USER_AGENT
         get_adapter = HTTPAdapter(max_retries=_retry(max_retries, post=False))
         post_adapter = HTTPAdapter(max_retries=_retry(max_retries, post=True))
         # requests picks the adapter with the longest matching URL prefix: the POSTs that may
@@ -509,8 +521,8 @@ class Client:
     def login(cls, email: str, password: str, **kwargs: Any) -> Client:
         """Return a client that logged in with ``POST /auth`` (and logs in again after a 401).
 
-        ``kwargs`` are :class:`Client`'s (``base_url``, ``timeout``, ...); a token from the
-        environment is ignored.
+        ``kwargs`` are :class:`Client`'s (``base_url``, ``timeout``, ...) except ``token``; a
+        token from the environment is ignored.
 
         >>> from dfkit.testing import FakeDatafiniti
         >>> with FakeDatafiniti(email="me@example.com", password="s3cret!") as fake:
@@ -519,7 +531,6 @@ class Client:
         Client(base_url='http://127.0.0.1:...', token=set, login=True)
         >>> client.close()
         """
-        kwargs.pop("token", None)
         client = cls(token="", **kwargs)
         client._credentials = (email, _Secret(password))
         _register_secret(password)

@@ -75,6 +75,7 @@ import math
 import random
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -97,6 +98,7 @@ _PLURALS = {
 }
 _API_PREFIX = "/v4"
 _S3_PREFIX = "/s3/"
+_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class FakeDatafiniti:
         self._cancel_at: dict[str, int] = {}
         self._generation: dict[str, int] = {}
         self._key = secrets.token_bytes(16)
+        self._bodies: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -444,12 +447,30 @@ class FakeDatafiniti:
         (True, True, True)
         >>> fake.stop()
         """
-        records = self.result_records(download_id, index)
         with self.lock:
             d = self.downloads[str(download_id)]
-        if _extension(d) == "csv":
-            return _to_csv(records, str(d.get("data_type") or "product").lower())
-        return b"".join(orjson.dumps(r) + b"\n" for r in records)
+            key = (
+                str(download_id),
+                index,
+                _extension(d),
+                str(d.get("data_type")),
+                d.get("num_downloaded"),
+                d.get("num_records"),
+            )
+            cached = self._bodies.get(key)
+        if cached is not None:
+            return cached
+        records = self.result_records(download_id, index)
+        if key[2] == "csv":
+            body = _to_csv(records, str(d.get("data_type") or "product").lower())
+        else:
+            body = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        with self.lock:
+            # A 10,000-record file takes about half a second to make: keep the recent ones.
+            self._bodies[key] = body
+            while sum(map(len, self._bodies.values())) > _CACHE_BYTES and len(self._bodies) > 1:
+                self._bodies.popitem(last=False)
+        return body
 
     # -- internals --------------------------------------------------------------------------
 
