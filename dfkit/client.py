@@ -40,7 +40,7 @@ from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -610,7 +610,7 @@ class Client:
         query: str,
         *,
         num_records: int,
-        format: Literal["JSON", "CSV", "json", "csv"] | str = "JSON",
+        format: str = "JSON",
         view: str | None = None,
     ) -> dict[str, Any]:
         """Return the new download object after starting a download; **this spends credits**.
