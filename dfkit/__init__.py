@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dfkit.accessor import DfkitAccessor  # importing it registers df.dfkit
+from dfkit.analysis import downloads_over_time, records_over_time, status_counts, summary
 from dfkit.client import Client
 from dfkit.errors import (
     APIError,
@@ -32,6 +34,13 @@ from dfkit.errors import (
     WaitTimeout,
 )
 from dfkit.frame import downloads_frame
+from dfkit.parquet import read_parquet, to_parquet
+from dfkit.plots import (
+    STATUS_COLORS,
+    plot_downloads_over_time,
+    plot_records_over_time,
+    plot_status_counts,
+)
 from dfkit.results import fetch_results, read_results, results_to_parquet
 from dfkit.sample import sample_downloads
 from dfkit.schema import COLUMNS, STATUSES, schema_markdown
@@ -44,9 +53,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "COLUMNS",
     "STATUSES",
+    "STATUS_COLORS",
     "APIError",
     "AuthenticationError",
     "Client",
+    "DfkitAccessor",
     "DfkitError",
     "DfkitWarning",
     "DownloadCancelled",
@@ -62,9 +73,18 @@ __all__ = [
     "WaitTimeout",
     "__version__",
     "downloads_frame",
+    "downloads_over_time",
     "fetch_results",
+    "plot_downloads_over_time",
+    "plot_records_over_time",
+    "plot_status_counts",
+    "read_parquet",
     "read_results",
+    "records_over_time",
     "results_to_parquet",
     "sample_downloads",
     "schema_markdown",
+    "status_counts",
+    "summary",
+    "to_parquet",
 ]

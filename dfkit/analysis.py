@@ -1,0 +1,357 @@
+"""Analytics over a downloads frame: counts per status, records and downloads over time, a summary.
+
+Every function accepts a frame of either grain (``downloads_frame(per="result")`` or
+``per="download"``) and counts each download once: the first row of each distinct ``id``.
+They all work on an empty frame (zeros, or an empty result with the right dtypes) and on a
+single row, so a report never has to special-case "no data".
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dfkit.errors import DfkitWarning, SchemaError
+from dfkit.schema import COLUMNS, category_dtype, dtype
+
+__all__ = [
+    "FREQS",
+    "downloads_over_time",
+    "records_over_time",
+    "status_counts",
+    "summary",
+]
+
+Grain = Literal["result", "download"]
+
+
+@dataclass(frozen=True)
+class _Freq:
+    """A calendar period: its length in numpy ``unit`` steps, and pandas' name for it."""
+
+    unit: Literal["D", "M", "Y"]
+    step: int
+    pandas: str  # the pandas offset alias of the period-start index (also its ``freq``)
+    noun: str  # "week" in "records per week"
+
+
+_DAY = _Freq("D", 1, "D", "day")
+_WEEK = _Freq("D", 7, "W-MON", "week")
+_MONTH = _Freq("M", 1, "MS", "month")
+_QUARTER = _Freq("M", 3, "QS-JAN", "quarter")
+_YEAR = _Freq("Y", 1, "YS-JAN", "year")
+
+#: Accepted ``freq`` values (case-insensitive): pandas' aliases, end- and start-anchored
+#: spellings alike (every period is labelled by its first day), and plain words.
+FREQS: dict[str, _Freq] = {
+    **dict.fromkeys(["D", "DAY", "DAILY"], _DAY),
+    **dict.fromkeys(["W", "W-MON", "W-SUN", "WEEK", "WEEKLY"], _WEEK),
+    **dict.fromkeys(["MS", "M", "ME", "MONTH", "MONTHLY"], _MONTH),
+    **dict.fromkeys(["QS", "Q", "QE", "QS-JAN", "QE-DEC", "QUARTER", "QUARTERLY"], _QUARTER),
+    **dict.fromkeys(["YS", "Y", "YE", "AS", "A", "YS-JAN", "YE-DEC", "YEAR", "YEARLY"], _YEAR),
+}
+# pandas' "W" means "W-SUN": weeks ending on Sunday, the same Monday-to-Sunday weeks as here,
+# which dfkit labels by their Monday like every other period (by its first day).
+
+
+def _freq(freq: str) -> _Freq:
+    try:
+        return FREQS[str(freq).upper()]
+    except KeyError:
+        raise ValueError(
+            f"freq must be one of D, W, MS/M, QS/Q, YS/Y (or day, week, month, quarter, year), "
+            f"not {freq!r}"
+        ) from None
+
+
+def _require(df: pd.DataFrame, names: Iterable[str], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what} expects a downloads DataFrame, got {type(df).__name__}")
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"{what} needs a downloads frame (see dfkit.downloads_frame); "
+            f"missing column{'s' if len(missing) > 1 else ''} {missing}, "
+            f"found {list(map(str, df.columns))[:12]}"
+        )
+
+
+def _grain(df: pd.DataFrame) -> Grain | None:
+    if "n_results" in df.columns:
+        return "download"
+    if "result_index" in df.columns or "url" in df.columns:
+        return "result"
+    return None
+
+
+def _downloads(df: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per download: the first row of each distinct ``id``."""
+    if _grain(df) == "download" and df["id"].is_unique:
+        return df
+    first: pd.DataFrame = df[~df["id"].duplicated(keep="first").to_numpy(dtype=bool)]
+    return first
+
+
+def _categorical(values: pd.Series, name: str) -> pd.Categorical:
+    """Return ``values`` as a categorical: its own categories, or the schema's plus unknowns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Categorical(values)
+    column = next((c for c in COLUMNS if c.name == name), None)
+    distinct = [str(v) for v in values.dropna().unique()]
+    if column is not None and column.is_category:
+        return pd.Categorical(values.astype("object"), dtype=category_dtype(name, distinct))
+    if pd.api.types.is_string_dtype(values):
+        return pd.Categorical(values.astype("object"), categories=sorted(distinct))
+    raise TypeError(
+        f"by={name!r}: expected a categorical or string column, got dtype {values.dtype}"
+    )
+
+
+def _warn_left_out(n: int, what: str, where: str) -> None:
+    noun = "download" if n == 1 else "downloads"
+    warnings.warn(f"{n} {noun} without {what} left out of {where}", DfkitWarning, stacklevel=4)
+
+
+# ---------------------------------------------------------------------------- status counts
+
+
+def status_counts(df: pd.DataFrame, *, normalize: bool = False) -> pd.Series:
+    """Return the number of downloads per status, for every status category in order.
+
+    The index is a ``CategoricalIndex`` of the ``status`` categories (the four known ones in
+    lifecycle order, then any unknown ones), zero-filled; the Series is named ``downloads``.
+    With ``normalize=True`` the values are shares summing to 1 (all zeros for an empty frame).
+    Downloads with a missing status are not counted.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-03-03",
+    ...      "results": ["https://x/1.csv", "https://x/2.csv"]},
+    ...     {"id": 2, "status": "running", "num_records": 5, "created_at": "2025-03-12"},
+    ... ])
+    >>> status_counts(df)
+    status
+    queued         0
+    in_progress    1
+    completed      1
+    cancelled      0
+    Name: downloads, dtype: int64
+    """
+    _require(df, ["id", "status"], "status_counts")
+    status = _categorical(_downloads(df)["status"], "status")
+    categories = status.categories
+    codes = np.asarray(status.codes)
+    counts = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(np.int64)
+    index = pd.CategoricalIndex(categories, categories=categories, name="status")
+    result: pd.Series = pd.Series(counts, index=index, name="downloads")
+    if normalize:
+        total = counts.sum()
+        result = result.div(total) if total else result.astype("float64")
+    return result
+
+
+# ---------------------------------------------------------------------------- over time
+
+
+def _utc_naive(values: pd.Series) -> np.ndarray:
+    """Return datetimes as naive UTC ``datetime64[us]`` (naive input is read as UTC)."""
+    if not isinstance(values.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(
+        values.dtype
+    ):
+        raise TypeError(f"created_at: expected datetimes, got dtype {values.dtype}")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy(dtype="datetime64[us]")
+
+
+def _period_ordinals(times: np.ndarray, freq: _Freq) -> np.ndarray:
+    """Return each time's period start as an integer count of ``freq.unit`` since 1970."""
+    ordinals = times.astype(f"datetime64[{freq.unit}]").astype(np.int64)
+    if freq is _WEEK:
+        return ordinals - (ordinals + 3) % 7  # 1970-01-01 was a Thursday: Monday is 3 back
+    return ordinals - ordinals % freq.step
+
+
+def _over_time(
+    df: pd.DataFrame,
+    freq: str,
+    by: str | None,
+    cumulative: bool,
+    *,
+    what: Literal["records", "downloads"],
+) -> pd.Series | pd.DataFrame:
+    where = f"{what}_over_time"
+    needed = ["id", "created_at"] + (["num_records"] if what == "records" else [])
+    _require(df, needed + ([by] if by is not None else []), where)
+    period = _freq(freq)
+    downloads = _downloads(df)
+    created = downloads["created_at"]
+    # Validate the by column (and find its categories) before dropping any rows, so the
+    # columns are the same whatever the rows.
+    groups = _categorical(downloads[by], by) if by is not None else None
+    keep = created.notna().to_numpy(dtype=bool)
+    if groups is not None:
+        no_group = np.asarray(groups.codes) < 0
+        if (no_group & keep).any():
+            _warn_left_out(int((no_group & keep).sum()), by or "", where)
+        keep_group = ~no_group
+    if not keep.all():
+        _warn_left_out(int((~keep).sum()), "created_at", where)
+    if groups is not None:
+        keep = keep & keep_group
+
+    times = _utc_naive(created[keep])
+    if what == "records":
+        weights = downloads["num_records"][keep].fillna(0).to_numpy(dtype=np.int64)
+    else:
+        weights = np.ones(int(keep.sum()), dtype=np.int64)
+    ordinals = _period_ordinals(times, period)
+    if len(ordinals):
+        first, last = int(ordinals.min()), int(ordinals.max())
+        starts = np.arange(first, last + 1, period.step, dtype=np.int64)
+        position = (ordinals - first) // period.step
+    else:
+        starts = np.array([], dtype=np.int64)
+        position = ordinals
+    labels = starts.astype(f"datetime64[{period.unit}]").astype("datetime64[us]")
+    index = pd.DatetimeIndex(
+        labels, dtype=dtype("created_at"), freq=period.pandas, name="created_at"
+    )
+
+    if groups is None:
+        totals = np.zeros(len(starts), dtype=np.int64)
+        np.add.at(totals, position, weights)
+        result: pd.Series | pd.DataFrame = pd.Series(totals, index=index, name=what)
+    else:
+        categories = groups.categories
+        codes = np.asarray(groups.codes)[keep]
+        table = np.zeros((len(starts), len(categories)), dtype=np.int64)
+        np.add.at(table, (position, codes), weights)
+        result = pd.DataFrame(
+            table,
+            index=index,
+            columns=pd.Index([str(c) for c in categories], name=by),
+        )
+    if cumulative:
+        result = result.cumsum()
+    return result
+
+
+def records_over_time(
+    df: pd.DataFrame, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+) -> pd.Series | pd.DataFrame:
+    """Return ``num_records`` summed per period of ``created_at``: a Series, or per category.
+
+    The index is a tz-aware UTC ``DatetimeIndex`` of period starts (named ``created_at``) with
+    no gaps between the first and the last period. ``freq`` is ``"D"``, ``"W"`` (weeks start
+    on Monday and are labelled by it), ``"MS"``/``"M"``, ``"QS"``/``"Q"`` or ``"YS"``/``"Y"``;
+    every period is labelled by its first day. A missing ``num_records`` counts as 0.
+
+    ``by="status"`` (or any categorical column, such as ``data_type``) gives a DataFrame with
+    one column per category, labelled by the category string, every category present even when
+    all zero. ``cumulative=True`` gives running totals. Downloads without ``created_at`` (or,
+    with ``by``, without a value in that column) are left out with a ``DfkitWarning``.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-03-05"},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-03-19"},
+    ... ])
+    >>> records_over_time(df)
+    created_at
+    2025-03-03 00:00:00+00:00    10
+    2025-03-10 00:00:00+00:00     0
+    2025-03-17 00:00:00+00:00     5
+    Freq: W-MON, Name: records, dtype: int64
+    >>> records_over_time(df, "M", by="status", cumulative=True)
+    status                     queued  in_progress  completed  cancelled
+    created_at
+    2025-03-01 00:00:00+00:00       5            0         10          0
+    """
+    return _over_time(df, freq, by, cumulative, what="records")
+
+
+def downloads_over_time(
+    df: pd.DataFrame, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+) -> pd.Series | pd.DataFrame:
+    """Return the number of downloads started per period of ``created_at``.
+
+    Same index, ``freq``, ``by``, ``cumulative`` and warnings as :func:`records_over_time`;
+    the Series is named ``downloads``.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-01-05"},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-05-19"},
+    ... ])
+    >>> downloads_over_time(df, "QS", cumulative=True).tolist()
+    [1, 2]
+    """
+    return _over_time(df, freq, by, cumulative, what="downloads")
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def summary(df: pd.DataFrame) -> pd.Series:
+    """Return the headline numbers of a downloads frame as a Series named ``summary``.
+
+    Entries: ``downloads``, ``result_files``, ``records`` (``num_records`` summed),
+    ``records_completed`` (of completed downloads), ``share_completed`` (share of downloads
+    that completed; 0.0 when there are none), ``first_created``, ``last_created`` and, when
+    the frame has ``updated_at``, ``median_completion_time`` (``updated_at - created_at`` over
+    completed downloads). Missing values are ``NaT``; ``result_files`` is ``<NA>`` when the
+    frame has neither ``result_index``/``url`` nor ``n_results``.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-03-05",
+    ...      "updated_at": "2025-03-05T00:30:00Z", "results": ["https://x/1.csv"]},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-03-19"},
+    ... ])
+    >>> summary(df)
+    downloads                                         2
+    result_files                                      1
+    records                                          15
+    records_completed                                10
+    share_completed                                 0.5
+    first_created             2025-03-05 00:00:00+00:00
+    last_created              2025-03-19 00:00:00+00:00
+    median_completion_time              0 days 00:30:00
+    Name: summary, dtype: object
+    """
+    _require(df, ["id", "status", "num_records", "created_at"], "summary")
+    downloads = _downloads(df)
+    n = len(downloads)
+    completed = (downloads["status"] == "completed").fillna(False).to_numpy(dtype=bool)
+    records = downloads["num_records"].fillna(0).to_numpy(dtype=np.int64)
+
+    grain = _grain(df)
+    result_files: int | None
+    if grain == "download":
+        result_files = int(downloads["n_results"].sum())
+    elif grain == "result":
+        present = df["result_index"] if "result_index" in df.columns else df["url"]
+        result_files = int(present.notna().sum())
+    else:
+        result_files = None
+
+    created = downloads["created_at"]
+    entries: dict[str, object] = {
+        "downloads": n,
+        "result_files": pd.NA if result_files is None else result_files,
+        "records": int(records.sum()),
+        "records_completed": int(records[completed].sum()),
+        "share_completed": float(completed.sum() / n) if n else 0.0,
+        "first_created": created.min() if created.notna().any() else pd.NaT,
+        "last_created": created.max() if created.notna().any() else pd.NaT,
+    }
+    if "updated_at" in downloads.columns:
+        took = (downloads["updated_at"] - created)[completed].dropna()
+        entries["median_completion_time"] = took.median() if len(took) else pd.NaT
+    return pd.Series(entries, dtype="object", name="summary")
