@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dfkit.errors import DfkitWarning, SchemaError
-from dfkit.schema import COLUMNS, category_dtype, dtype
+from dfkit.schema import COLUMNS, category_dtype, dtype, grain
 
 __all__ = [
     "FREQS",
@@ -26,8 +26,6 @@ __all__ = [
     "status_counts",
     "summary",
 ]
-
-Grain = Literal["result", "download"]
 
 
 @dataclass(frozen=True)
@@ -81,17 +79,9 @@ def _require(df: pd.DataFrame, names: Iterable[str], what: str) -> None:
         )
 
 
-def _grain(df: pd.DataFrame) -> Grain | None:
-    if "n_results" in df.columns:
-        return "download"
-    if "result_index" in df.columns or "url" in df.columns:
-        return "result"
-    return None
-
-
 def _downloads(df: pd.DataFrame) -> pd.DataFrame:
     """Return one row per download: the first row of each distinct ``id``."""
-    if _grain(df) == "download" and df["id"].is_unique:
+    if grain(df) == "download" and df["id"].is_unique:
         return df
     first: pd.DataFrame = df[~df["id"].duplicated(keep="first").to_numpy(dtype=bool)]
     return first
@@ -331,11 +321,11 @@ def summary(df: pd.DataFrame) -> pd.Series:
     completed = (downloads["status"] == "completed").fillna(False).to_numpy(dtype=bool)
     records = downloads["num_records"].fillna(0).to_numpy(dtype=np.int64)
 
-    grain = _grain(df)
+    kind = grain(df)
     result_files: int | None
-    if grain == "download":
+    if kind == "download":
         result_files = int(downloads["n_results"].sum())
-    elif grain == "result":
+    elif kind == "result":
         present = df["result_index"] if "result_index" in df.columns else df["url"]
         result_files = int(present.notna().sum())
     else:

@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit.errors import ExportError
-from dfkit.schema import COLUMNS, Column
+from dfkit.schema import COLUMNS, Column, grain
 
 __all__ = ["METADATA_KEY", "read_parquet", "to_parquet"]
 
@@ -64,14 +64,6 @@ def _version() -> str:
         return version("dfkit")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0.0.0+unknown"
-
-
-def _grain(df: pd.DataFrame) -> str | None:
-    if "n_results" in df.columns:
-        return "download"
-    if "result_index" in df.columns or "url" in df.columns:
-        return "result"
-    return None
 
 
 # ---------------------------------------------------------------------------- writing
@@ -161,7 +153,7 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
     meta = {
         "version": _version(),
         "format": _FORMAT,
-        "grain": _grain(df),
+        "grain": grain(df),
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "categories": categories,
         "ordered": ordered,

@@ -30,6 +30,7 @@ __all__ = [
     "columns",
     "dtype",
     "empty_frame",
+    "grain",
     "schema_markdown",
 ]
 
@@ -226,6 +227,19 @@ def columns(per: Per, optional: Iterable[str] | None = None) -> list[Column]:
         for c in COLUMNS
         if c.grain in ("both", per) and (not c.optional or wanted is None or c.name in wanted)
     ]
+
+
+def grain(df: pd.DataFrame) -> Per | None:
+    """Return which kind of downloads frame ``df`` is, from its columns (None: neither).
+
+    >>> grain(empty_frame("download")), grain(empty_frame("result")), grain(pd.DataFrame())
+    ('download', 'result', None)
+    """
+    if "n_results" in df.columns:
+        return "download"
+    if "result_index" in df.columns or "url" in df.columns:
+        return "result"
+    return None
 
 
 def empty_frame(per: Per = "result") -> pd.DataFrame:
