@@ -133,7 +133,11 @@ def read_results(
             total += batch.num_rows
             origin.append(RawBatch(path, {}, batch.num_rows))
 
-    overrides = _overrides(dtype, list(builder.columns))
+    # One dtype for all applies to text columns; lists and dicts stay as they are.
+    names = [
+        n for n, st in builder.columns.items() if isinstance(dtype, Mapping) or not st.is_object
+    ]
+    overrides = _overrides(dtype, names)
     data: dict[str, pd.Series[Any]] = {}
     index = pd.RangeIndex(total)
     for name, state in builder.columns.items():

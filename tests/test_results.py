@@ -375,6 +375,9 @@ def test_gzip_and_explicit_format(tmp_path: Path) -> None:
     (tmp_path / "3_1.data").write_text('{"a": 2, "b": "y"}\n')
     assert read_results(tmp_path)["a"].tolist() == [1]
     assert read_results(tmp_path / "3_1.data", format="json")["b"].tolist() == ["y"]
+    (tmp_path / "3_2.txt").write_text('{"a": 1, "tags": ["x"]}\n')
+    raw = read_results(tmp_path / "3_2.txt", dtype="string")
+    assert raw["a"].tolist() == ["1"] and raw["tags"].tolist() == [["x"]]
     with pytest.raises(ResultFileError, match="cannot tell the format"):
         read_results(tmp_path / "3_1.data")
     with pytest.raises(FileNotFoundError):
