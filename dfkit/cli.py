@@ -1,0 +1,601 @@
+"""The ``dfkit`` command: a thin layer over the Python API, one command per function.
+
+===============================================  ===========================================
+command                                          Python
+===============================================  ===========================================
+``dfkit report [SOURCE] [--sample] [--out DIR]``  ``dfkit.report.write_report``
+``dfkit fetch [--out FILE]``                      ``dfkit.Client().downloads()``
+``dfkit export SOURCE --out PATH``                ``dfkit.parquet.to_parquet(downloads_frame())``
+``dfkit wait ID [--timeout S]``                   ``dfkit.Client().wait``
+``dfkit results fetch SOURCE --dest DIR``         ``dfkit.fetch_results``
+``dfkit results to-parquet DIR --out PATH``       ``dfkit.results_to_parquet``
+===============================================  ===========================================
+
+The API token comes from ``DATAFINITI_API_TOKEN`` (and the base URL from
+``DATAFINITI_API_URL``), never from the command line, and is never printed. A failure prints
+one line, ``dfkit: error: ...``, on stderr and exits with status 1; ``--verbose`` adds the
+traceback. Usage errors exit with status 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dfkit.client import Client
+
+__all__ = ["build_parser", "main"]
+
+PROG = "dfkit"
+TOKEN_ENV = "DATAFINITI_API_TOKEN"
+URL_ENV = "DATAFINITI_API_URL"
+
+_EPILOG = (
+    f"environment: {TOKEN_ENV} (the API token, never printed), "
+    f"{URL_ENV} (another API base URL, e.g. a local dfkit.testing.FakeDatafiniti)"
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks (they hold examples)."""
+
+
+def _say(*lines: str, file: TextIO | None = None) -> None:
+    out = sys.stdout if file is None else file
+    for line in lines:
+        print(line, file=out)
+
+
+def _note(message: str) -> None:
+    """Tell the user something about how the command runs (stderr: stdout may be data)."""
+    print(message, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def _read_json(source: str) -> Any:
+    """Return the parsed JSON of a file, or of stdin for ``-``."""
+    import orjson
+
+    from dfkit.errors import SchemaError
+
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    where = "stdin" if source == "-" else source
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"{where}: not valid JSON ({exc})") from None
+
+
+def _token_set() -> bool:
+    return bool(os.environ.get(TOKEN_ENV, "").strip())
+
+
+def _client() -> Client:
+    from dfkit.client import Client
+    from dfkit.errors import AuthenticationError
+
+    if not _token_set():
+        raise AuthenticationError(
+            f"no API token: set {TOKEN_ENV} (copy the token from the Datafiniti web portal)"
+        )
+    return Client()
+
+
+def _freq(value: str) -> str:
+    from dfkit.analysis import FREQS
+
+    if value.upper() not in FREQS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a period; use D, W, MS (or M), QS (or Q), YS (or Y)"
+        )
+    return value
+
+
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be 0 or more")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
+    return number
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _table(rows: Sequence[Sequence[str]], *, header: Sequence[str] | None = None) -> list[str]:
+    """Return text lines of a table: the first column left-aligned, the others right."""
+    all_rows = [list(header)] if header else []
+    all_rows += [list(r) for r in rows]
+    widths = [max(len(r[i]) for r in all_rows) for i in range(len(all_rows[0]))]
+    lines = []
+    for row in all_rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return lines
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dfkit.report import build_report
+    from dfkit.sample import sample_downloads
+
+    data: Any
+    if args.source is not None:
+        data, source = Path(args.source), f"file {args.source}"
+    elif args.sample or not _token_set():
+        data, source = sample_downloads(), "bundled sample"
+        if not args.sample:
+            source += f" ({TOKEN_ENV} is not set; set it to report on your own downloads)"
+    else:
+        data = None
+        source = "live API"
+    if data is None:
+        with _client() as client:
+            _note(f"Fetching the downloads list from {client.base_url} ...")
+            report = build_report(data, freq=args.freq, client=client)
+    else:
+        report = build_report(data, freq=args.freq, source=source)
+    page = report.write(args.out)
+    folder = page.parent
+    _say(f"Source: {report.source}")
+    _say("")
+    _say(*_table(report.summary_rows()))
+    _say("")
+    status_rows = [
+        (
+            str(status),
+            f"{int(row['downloads']):,}",
+            f"{row['share']:.1%}",
+            f"{int(row['records']):,}",
+        )
+        for status, row in report.statuses.iterrows()
+    ]
+    _say(*_table(status_rows, header=("status", "downloads", "share", "records")))
+    _say("")
+    _say(f"Wrote {folder}{os.sep}")
+    files = _report_files()
+    width = max(map(len, files))
+    for name, what in files.items():
+        size = (folder / name).stat().st_size
+        _say(f"  {name:<{width}}  {size / 1024:6,.0f} KB  {what}")
+    _say(f"Open {page} in a browser" + ("." if args.open else ", or run again with --open."))
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+    return 0
+
+
+def _report_files() -> dict[str, str]:
+    from dfkit.report import FILES
+
+    return FILES
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    import orjson
+
+    from dfkit._atomic import atomic_file
+
+    with _client() as client:
+        downloads = client.downloads()
+    data = orjson.dumps(downloads, option=orjson.OPT_INDENT_2) + b"\n"
+    if args.out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    with atomic_file(args.out) as tmp:
+        tmp.write_bytes(data)
+    _say(f"Saved {len(downloads):,} downloads to {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dfkit.frame import downloads_frame
+    from dfkit.parquet import to_parquet
+
+    data = _read_json(args.source)
+    df = downloads_frame(data, per=args.per)
+    path = to_parquet(df, args.out, partition_by=args.partition_by)
+    kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
+    _say(
+        f"Wrote {len(df):,} rows (one per {args.per}, {len(df.columns)} columns) to {path} ({kind})"
+    )
+    return 0
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    with _client() as client:
+        done = client.wait(args.id, timeout=args.timeout, poll_interval=args.poll_interval)
+    n_files = len(done.get("results") or [])
+    records = done.get("num_downloaded", done.get("num_records"))
+    count = f"{records:,} records" if isinstance(records, int) else "records"
+    _say(
+        f"Download {done.get('id', args.id)} completed: {count} in {n_files} result "
+        f"file{'' if n_files == 1 else 's'}"
+    )
+    return 0
+
+
+def _downloads_from(data: Any) -> list[Mapping[str, Any]]:
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        data = data["records"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        from dfkit.errors import SchemaError
+
+        raise SchemaError(
+            "expected a JSON array of download objects, an object with a 'records' array, "
+            "or one download object"
+        )
+    return data
+
+
+def cmd_results_fetch(args: argparse.Namespace) -> int:
+    from dfkit.results import fetch_results
+
+    downloads = _downloads_from(_read_json(args.source))
+    if args.id:
+        wanted = set(args.id)
+        downloads = [d for d in downloads if str(d.get("id", d.get("_id"))) in wanted]
+        found = {str(d.get("id", d.get("_id"))) for d in downloads}
+        if wanted - found:
+            from dfkit.errors import DfkitError
+
+            raise DfkitError(f"no download with id {', '.join(sorted(wanted - found))} in SOURCE")
+    client = _client() if _token_set() else None
+    try:
+        manifest = fetch_results(
+            downloads,
+            args.dest,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            client=client,
+            progress=None if args.progress else False,
+        )
+    finally:
+        if client is not None:
+            client.close()
+    _say(*_manifest_lines(manifest, args.dest))
+    return 0
+
+
+def _manifest_lines(manifest: pd.DataFrame, dest: str) -> list[str]:
+    files = manifest[manifest["path"].notna().to_numpy(dtype=bool)]
+    counts = files["status"].value_counts()
+    size = int(files["bytes"].fillna(0).sum())
+    parts = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("downloaded", "skipped", "failed"))
+    lines = [
+        f"{len(files):,} result files of {files['id'].nunique():,} completed downloads "
+        f"in {dest}: {parts} ({size / 1e6:,.1f} MB)"
+    ]
+    not_completed = manifest[manifest["path"].isna().to_numpy(dtype=bool)]
+    if len(not_completed):
+        n = not_completed["id"].nunique()
+        lines.append(f"{n:,} download{'s' if n > 1 else ''} not completed: no files to fetch")
+    return lines
+
+
+def cmd_results_to_parquet(args: argparse.Namespace) -> int:
+    import pyarrow.dataset as pads
+
+    from dfkit.results import results_to_parquet
+
+    path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by)
+    dataset = pads.dataset(path, format="parquet", partitioning="hive")
+    rows = dataset.count_rows()
+    kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
+    _say(f"Wrote {rows:,} rows ({len(dataset.schema.names)} columns) to {path} ({kind})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``dfkit`` argument parser (every command and option, with help)."""
+    from dfkit import __version__
+
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="on error, show the traceback and details",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "dfkit: your Datafiniti downloads as pandas DataFrames, Parquet files and a report."
+        ),
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="on error, show the traceback and details"
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, help="run dfkit COMMAND --help for more"
+    )
+
+    def add(
+        group: Any, name: str, help: str, description: str, func: Any
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            name,
+            help=help,
+            description=description,
+            epilog=_EPILOG,
+            parents=[verbose],
+            formatter_class=_Formatter,
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    report = add(
+        commands,
+        "report",
+        "write the downloads report: Parquet, charts and one HTML page",
+        "Write the downloads report into DIR: downloads.parquet (one row per download),\n"
+        "results.parquet (one row per result file), status_counts.png, records_over_time.png\n"
+        "and report.html (one self-contained page, images embedded), then print a summary.\n\n"
+        f"The downloads come from SOURCE (a JSON file), else the live API when {TOKEN_ENV}\n"
+        "is set, else the bundled sample; the output says which.\n\n"
+        "examples:\n"
+        "  dfkit report --sample\n"
+        "  dfkit report downloads.json --out weekly/ --freq W --open",
+        cmd_report,
+    )
+    source = report.add_mutually_exclusive_group()
+    source.add_argument("source", nargs="?", metavar="SOURCE", help="JSON file of downloads")
+    source.add_argument("--sample", action="store_true", help="use the bundled sample downloads")
+    report.add_argument(
+        "--out", default="report", metavar="DIR", help="directory to write (default: report)"
+    )
+    report.add_argument(
+        "--freq",
+        default="W",
+        type=_freq,
+        metavar="FREQ",
+        help="period of the records table and chart: D, W (default), MS, QS or YS",
+    )
+    report.add_argument("--open", action="store_true", help="open report.html in a browser")
+
+    fetch = add(
+        commands,
+        "fetch",
+        "save the raw downloads list from the API as JSON",
+        f"Save the account's downloads list (GET /downloads) as JSON; needs {TOKEN_ENV}.\n"
+        "The file is written atomically: it appears complete or not at all.\n\n"
+        "examples:\n"
+        "  dfkit fetch --out downloads.json\n"
+        "  dfkit fetch --out - | jq length",
+        cmd_fetch,
+    )
+    fetch.add_argument(
+        "--out",
+        default="downloads.json",
+        metavar="FILE",
+        help="file to write, - for stdout (default: downloads.json)",
+    )
+
+    export = add(
+        commands,
+        "export",
+        "convert a JSON file of downloads to Parquet",
+        "Convert a JSON file of downloads to a warehouse-ready Parquet file, or a hive-style\n"
+        "dataset directory with --partition-by (written atomically).\n\n"
+        "examples:\n"
+        "  dfkit export downloads.json --out downloads.parquet --per download\n"
+        "  dfkit export downloads.json --out by_status/ --partition-by status",
+        cmd_export,
+    )
+    export.add_argument("source", metavar="SOURCE", help="JSON file of downloads, - for stdin")
+    export.add_argument("--out", required=True, metavar="PATH", help="Parquet file or directory")
+    export.add_argument(
+        "--per",
+        choices=("result", "download"),
+        default="result",
+        help="one row per result file (default) or per download",
+    )
+    export.add_argument(
+        "--partition-by",
+        metavar="COL",
+        help="write a dataset partitioned by this column (e.g. status, created_month)",
+    )
+
+    wait = add(
+        commands,
+        "wait",
+        "wait for a download to complete",
+        f"Poll one download (GET /downloads/ID, free of charge) until it completes; needs\n"
+        f"{TOKEN_ENV}. Shows a progress bar in a terminal. Exits with status 1 if the\n"
+        "download is cancelled or the timeout passes.\n\n"
+        "example:\n"
+        "  dfkit wait 847070 --timeout 3600",
+        cmd_wait,
+    )
+    wait.add_argument("id", metavar="ID", help="download id")
+    wait.add_argument(
+        "--timeout", type=_non_negative_float, metavar="S", help="give up after S seconds"
+    )
+    wait.add_argument(
+        "--poll-interval",
+        type=_non_negative_float,
+        default=5.0,
+        metavar="S",
+        help="seconds between polls (default: 5)",
+    )
+
+    results = add(
+        commands,
+        "results",
+        "fetch result files and convert them to Parquet",
+        "Work with result files, the data behind the downloads.\n\n"
+        "examples:\n"
+        "  dfkit results fetch downloads.json --dest data/\n"
+        "  dfkit results to-parquet data/ --out records.parquet",
+        None,
+    )
+    results_commands = results.add_subparsers(
+        dest="results_command",
+        metavar="COMMAND",
+        required=True,
+        help="run dfkit results COMMAND --help for more",
+    )
+    rfetch = add(
+        results_commands,
+        "fetch",
+        "download the result files of completed downloads",
+        "Download the result files of the completed downloads in SOURCE into DIR, in\n"
+        "parallel, as DIR/<id>_<n>.csv or .txt. A file already there is not fetched again,\n"
+        "so rerunning resumes an interrupted run. Links are fetched without credentials;\n"
+        f"when {TOKEN_ENV} is set, an expired link is renewed from the API.\n\n"
+        "example:\n"
+        "  dfkit fetch --out downloads.json && dfkit results fetch downloads.json --dest data/",
+        cmd_results_fetch,
+    )
+    rfetch.add_argument(
+        "source", metavar="SOURCE", help="JSON file of downloads (or one download), - for stdin"
+    )
+    rfetch.add_argument("--dest", required=True, metavar="DIR", help="directory to write into")
+    rfetch.add_argument(
+        "--id", action="append", metavar="ID", help="only this download (repeatable)"
+    )
+    rfetch.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="files fetched at a time (default: 4)",
+    )
+    rfetch.add_argument(
+        "--overwrite", action="store_true", help="fetch files again even if already there"
+    )
+    rfetch.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar (it shows only in a terminal anyway)",
+    )
+    rparquet = add(
+        results_commands,
+        "to-parquet",
+        "convert result files to one Parquet file or dataset",
+        "Stream every result file in DIR (CSV or JSON lines) into one Parquet file, or a\n"
+        "hive-style dataset with --partition-by, in constant memory. Column types are\n"
+        "inferred without losing information (postal codes keep their leading zeros).\n\n"
+        "example:\n"
+        "  dfkit results to-parquet data/ --out records/ --partition-by download_id",
+        cmd_results_to_parquet,
+    )
+    rparquet.add_argument("dir", metavar="DIR", help="directory of result files")
+    rparquet.add_argument(
+        "--out", required=True, metavar="PATH", help="Parquet file or dataset dir"
+    )
+    rparquet.add_argument(
+        "--partition-by", metavar="COL", help="partition column, e.g. download_id"
+    )
+    return parser
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def _redact(text: str) -> str:
+    from dfkit.client import redact
+
+    text = redact(text)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if len(token) >= 4:
+        text = text.replace(token, "***")
+    return text
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    print(f"{PROG}: warning: {_redact(str(message))}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the error as one line (the first of its message), without the token."""
+    text = str(exc).strip() or type(exc).__name__
+    lines = text.splitlines()
+    first = lines[0].rstrip(":")
+    if len(lines) > 1:
+        first += f" (and {len(lines) - 1} more lines; --verbose shows them)"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        first = f"{exc.filename}: {exc.strerror}"
+    return _redact(first)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``dfkit`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    >>> import tempfile
+    >>> from dfkit.sample import sample_path
+    >>> out = tempfile.mkdtemp() + "/downloads.parquet"
+    >>> main(["export", sample_path(), "--out", out, "--per", "download"])
+    Wrote 200 rows (one per download, 12 columns) to .../downloads.parquet (one file)
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    from dfkit.errors import DfkitError
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            code: int = args.func(args)
+        except BrokenPipeError:
+            # The reader went away (``dfkit fetch --out - | head``): stop quietly.
+            # (no real file descriptor under a test's captured stdout: nothing to redirect)
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except (DfkitError, OSError, ValueError) as exc:
+            if verbose:
+                text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                print(_redact(text.rstrip()), file=sys.stderr)
+            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+    return code
