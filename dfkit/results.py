@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -576,7 +576,7 @@ def _own_session(workers: int) -> requests.Session:
 
 
 def fetch_results(
-    downloads: pd.DataFrame | Mapping[str, Any] | list[Mapping[str, Any]],
+    downloads: pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]],
     dest: str | os.PathLike[str],
     *,
     workers: int = 4,
