@@ -5,6 +5,12 @@ each field is pulled out with one list comprehension, checked with a cheap whole
 test, and converted with a vectorised pandas/Arrow call. Only columns whose values fail the
 fast check take the slow path, which inspects each value and records every problem with its
 record index, so a bad input costs time only where it is bad.
+
+JSON bytes or files of ``FAST_PATH_BYTES`` or more (about 50,000 downloads) are read by
+DuckDB instead (:mod:`dfkit._frame_duckdb`): on inputs that large it is faster and needs
+less than half the memory, since no Python object is made per record. It answers only for
+input in the API's own shape and otherwise leaves the work to the path above, so both give
+the same frame and the same errors.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ _INT_STRING = re.compile(r"[+-]?\d+")
 _STATUS_ALIASES = {"running": "in_progress", "started": "in_progress", "in progress": "in_progress"}
 _NO_RESULT = (None,)
 _MAX_LISTED = 25
+#: JSON bytes or files at least this large are read by DuckDB (see dfkit._frame_duckdb).
+FAST_PATH_BYTES = 64 * 2**20
 
 #: The source field of a column's values: one name for all, or one per record.
 Fields = str | Sequence[str]
@@ -117,6 +125,20 @@ def _parse_json(raw: bytes, where: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise SchemaError(f"cannot parse {where} as JSON: {exc}") from None
+
+
+def _large_json(data: Any) -> bool:
+    """Whether ``data`` is JSON bytes or a file big enough for the DuckDB path to pay off."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        size = len(data)
+    elif isinstance(data, (str, os.PathLike)):
+        try:
+            size = os.path.getsize(data)
+        except OSError:
+            return False  # the exact path raises the error
+    else:
+        return False
+    return size >= FAST_PATH_BYTES
 
 
 def _records(data: Any) -> list[Any]:
@@ -263,6 +285,37 @@ def _text(values: list[Any], field: str, problems: _Problems, *, ints_ok: bool) 
     return out
 
 
+def _label(raw: str, aliases: dict[str, str] | None) -> str | None:
+    """The category a raw label means: trimmed, lower-cased, aliases applied; '' is missing."""
+    norm = raw.strip().lower()
+    if not norm:
+        return None
+    return aliases.get(norm, norm) if aliases else norm
+
+
+def _category_codes(
+    labels: Sequence[str | None], name: str
+) -> tuple[pd.CategoricalDtype, np.ndarray[Any, np.dtype[np.int16]], list[str]]:
+    """Return the dtype for ``labels`` (unknown ones appended), each label's code, the unknowns."""
+    known = column(name).known_categories
+    unknown = sorted({lab for lab in labels if lab is not None and lab not in known})
+    cat_dtype = category_dtype(name, unknown) if unknown else dtype(name)
+    position = {c: k for k, c in enumerate([*known, *unknown])}
+    codes = np.array([-1 if lab is None else position[lab] for lab in labels], dtype=np.int16)
+    return cat_dtype, codes, unknown
+
+
+def _categorical(
+    codes: np.ndarray[Any, np.dtype[np.int16]], cat_dtype: pd.CategoricalDtype, unknown: list[str]
+) -> tuple[pd.Categorical, dict[str, int]]:
+    counts: dict[str, int] = {}
+    if unknown:
+        tally = np.bincount(codes[codes >= 0], minlength=len(cat_dtype.categories))
+        first = len(cat_dtype.categories) - len(unknown)
+        counts = {lab: int(tally[first + k]) for k, lab in enumerate(unknown)}
+    return pd.Categorical.from_codes(codes, dtype=cat_dtype, validate=False), counts
+
+
 def _categories(
     values: list[Any],
     name: str,
@@ -275,23 +328,13 @@ def _categories(
     Returns the categorical and the number of downloads for each unknown label.
     """
     try:
-        uniques = set(values)
+        uniques = list(set(values))
     except TypeError:  # a list or object among the labels: replace the unhashable ones
         values = [
             v if isinstance(v, (str, int, float, type(None))) else _Unhashable(v) for v in values
         ]
-        uniques = set(values)
-    label: dict[Any, str | None] = {}
-    bad: set[Any] = set()
-    for raw in uniques:
-        if raw is None:
-            label[raw] = None
-        elif type(raw) is str:
-            norm = raw.strip().lower()
-            label[raw] = (aliases or {}).get(norm, norm) if norm else None
-        else:
-            bad.add(raw)
-            label[raw] = None
+        uniques = list(set(values))
+    bad = {raw for raw in uniques if raw is not None and type(raw) is not str}
     if bad:
         for i, v in enumerate(values):
             if v in bad:
@@ -299,17 +342,11 @@ def _categories(
                 problems.add(
                     i, _at(fields, i), shown, f"expected a string, got {_type_name(shown)}"
                 )
-    known = column(name).known_categories
-    unknown = {lab for lab in label.values() if lab is not None and lab not in known}
-    cat_dtype = category_dtype(name, unknown) if unknown else dtype(name)
-    position = {c: k for k, c in enumerate([*known, *sorted(unknown)])}
-    code = {raw: (-1 if lab is None else position[lab]) for raw, lab in label.items()}
+    labels = [_label(raw, aliases) if type(raw) is str else None for raw in uniques]
+    cat_dtype, label_codes, unknown = _category_codes(labels, name)
+    code = dict(zip(uniques, label_codes.tolist(), strict=True))
     codes = np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values))
-    counts: dict[str, int] = {}
-    if unknown:
-        tally = np.bincount(codes[codes >= 0], minlength=len(position))
-        counts = {lab: int(tally[position[lab]]) for lab in sorted(unknown)}
-    return pd.Categorical.from_codes(codes, dtype=cat_dtype, validate=False), counts
+    return _categorical(codes, cat_dtype, unknown)
 
 
 class _Unhashable:
@@ -395,6 +432,30 @@ def _floats(values: list[Any], field: str, problems: _Problems) -> pd.arrays.Flo
     return pd.arrays.FloatingArray(data, mask)
 
 
+def _parse_timestamps(
+    strings: pa.Array | pa.ChunkedArray,
+) -> tuple[pd.arrays.DatetimeArray, np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Return ISO-8601 ``strings`` as UTC microseconds, and where a string did not parse.
+
+    Arrow's strict ISO-8601 parser reads the API's own form fast; anything it refuses goes
+    through pandas, which also reads the legacy ``2017-11-16 17:46:06.0`` and date-only forms.
+    A value without an offset is taken as UTC.
+    """
+    try:
+        parsed = strings.cast(pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raw = strings.to_numpy(zero_copy_only=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coerced = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+        index = pd.DatetimeIndex(coerced).as_unit("us")
+        failed = np.asarray(index.isna()) & strings.is_valid().to_numpy(zero_copy_only=False)
+        return cast(pd.arrays.DatetimeArray, index.array), failed
+    ticks = parsed.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+    index = pd.DatetimeIndex(ticks.view("M8[us]"), copy=False).tz_localize("UTC")
+    return cast(pd.arrays.DatetimeArray, index.array), np.zeros(len(ticks), dtype=bool)
+
+
 def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.DatetimeArray:
     if not _types(values) <= {str, type(None)}:
         cleaned = []
@@ -407,15 +468,10 @@ def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.ar
                 )
                 cleaned.append(None)
         values = cleaned
-    raw = np.array(values, dtype=object)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
-    parsed = pd.DatetimeIndex(parsed).as_unit("us")
-    failed = np.asarray(parsed.isna()) & (raw != None)  # noqa: E711 - elementwise test
+    parsed, failed = _parse_timestamps(pa.array(values, type=pa.string()))
     for k in np.flatnonzero(failed).tolist():
         problems.add(k, _at(fields, k), values[k], "not an ISO-8601 timestamp")
-    return cast(pd.arrays.DatetimeArray, parsed.array)
+    return parsed
 
 
 def _result_lists(
@@ -482,11 +538,7 @@ def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
         _field(records, "status"), "status", "status", problems, _STATUS_ALIASES
     )
     cols["status"] = status
-    for label, count in unknown.items():
-        notes.append(
-            f"unknown status {label!r} on {count} download{'s' if count != 1 else ''}; kept as "
-            f"an extra category after {', '.join(STATUSES)}"
-        )
+    notes.extend(_status_notes(unknown))
     cols["num_records"] = _integers(_field(records, "num_records"), "num_records", problems)
     created = _coalesce(records, "created_at", "date_started", optional=False)
     assert created is not None
@@ -513,16 +565,37 @@ def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
         values, _ = users
         optional["user_id"] = _strings(_text(values, "user_id", problems, ints_ok=True))
 
-    if per == "result":
-        urls = _urls(lists, lengths, problems)
+    urls = _urls(lists, lengths, problems) if per == "result" else None
     problems.raise_if_any(f"{n} downloads")
+    return _assemble(per, cols, optional, lengths, urls), notes
 
+
+def _status_notes(unknown: dict[str, int]) -> list[str]:
+    return [
+        f"unknown status {label!r} on {count} download{'s' if count != 1 else ''}; kept as "
+        f"an extra category after {', '.join(STATUSES)}"
+        for label, count in unknown.items()
+    ]
+
+
+def _assemble(
+    per: Per,
+    cols: dict[str, Any],
+    optional: dict[str, Any],
+    lengths: np.ndarray[Any, np.dtype[np.int64]],
+    urls: pd.api.extensions.ExtensionArray | None,
+) -> pd.DataFrame:
+    """Return the frame from per-download columns; per result, repeat them once per file.
+
+    ``urls`` holds one entry per result file, and one missing value for each download
+    without results, in download order.
+    """
     if per == "download":
-        cols["n_results"] = lengths
-        cols.update(optional)
+        cols = {**cols, "n_results": lengths, **optional}
     else:
+        n = len(lengths)
         rows = np.maximum(lengths, 1)
-        if len(rows) and (rows != 1).any():
+        if n and (rows != 1).any():
             take = np.repeat(np.arange(n), rows)
             cols = {k: v.take(take) for k, v in cols.items()}
             optional = {k: v.take(take) for k, v in optional.items()}
@@ -533,8 +606,8 @@ def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
         cols["url"] = urls
         cols.update(optional)
     order = [c.name for c in columns(per, optional=optional)]
-    frame = pd.DataFrame({name: cols[name] for name in order}, copy=False)
-    return frame, notes
+    frame: pd.DataFrame = pd.DataFrame({name: cols[name] for name in order}, copy=False)
+    return frame
 
 
 def downloads_frame(
@@ -573,8 +646,16 @@ def downloads_frame(
                 data = own.downloads()
     elif client is not None:
         raise TypeError("pass either data or client=, not both")
-    with _gc_paused():
-        frame, notes = _build(_records(data), per)
+    fast = None
+    if _large_json(data):
+        from dfkit import _frame_duckdb
+
+        fast = _frame_duckdb.read(data, per)
+    if fast is not None:
+        frame, notes = fast
+    else:
+        with _gc_paused():
+            frame, notes = _build(_records(data), per)
     for note in notes:
         warnings.warn(note, DfkitWarning, stacklevel=2)
     return frame
