@@ -15,7 +15,8 @@ frame (except ``dfkit per=download`` and the parse floor):
 - ``parse floor``: ``orjson.loads`` with the garbage collector paused; it builds nothing.
 
 Times are the best of several interleaved rounds (shared machines are noisy); peak memory
-is each contender's peak RSS above a baseline, measured alone in a fresh subprocess.
+is each contender's peak RSS above the RSS before its run, measured alone in a fresh
+subprocess (Linux: the high-water mark is reset after loading the bytes).
 """
 
 from __future__ import annotations
@@ -192,16 +193,30 @@ def available() -> dict[str, Callable[[bytes], int]]:
 # ---------------------------------------------------------------------------- measuring
 
 
+_CHILD = """
+import re, resource, sys
+sys.path.insert(0, {here!r})
+import bench_frame as b
+
+def status(key):
+    return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+
+raw = b.data_file({n}).read_bytes()
+b.available()[{name!r}](b.make_downloads(5))  # lazy imports and caches are not the run's
+try:  # reset the high-water mark so that imports and loading do not count
+    open("/proc/self/clear_refs", "w").write("5")
+    base, peak = status("VmRSS"), lambda: status("VmHWM")
+except OSError:
+    base, peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, lambda: (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+b.available()[{name!r}](raw)
+print((peak() - base) / 1024)
+"""
+
+
 def peak_rss_mb(name: str, n: int) -> float:
-    """Peak RSS of one run above the baseline (bytes loaded), alone in a fresh process."""
-    here = str(Path(__file__).parent)
-    code = (
-        f"import resource, sys; sys.path.insert(0, {here!r}); import bench_frame as b\n"
-        f"raw = b.data_file({n}).read_bytes()\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"b.available()[{name!r}](raw)\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
-    )
+    """Peak RSS of one run above the RSS before it, alone in a fresh process (Linux)."""
+    code = _CHILD.format(here=str(Path(__file__).parent), n=n, name=name)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -216,8 +231,10 @@ def bench(n: int, repeats: int, memory: bool) -> list[dict[str, Any]]:
             assert count == expected, f"{name} made {count} rows, dfkit {expected}"
     best = dict.fromkeys(contenders, float("inf"))
     for _ in range(repeats):
-        for name, run in contenders.items():  # interleaved: noise hits everyone alike
-            gc.collect()
+        # Interleaved, so that noise hits everyone alike. No gc.collect() between runs: it hands
+        # freed memory back to the system, and the next run (whoever it is) then pays ~2 ms of
+        # page faults to get it back, which would swamp the N = 1,000 figures.
+        for name, run in contenders.items():
             start = time.perf_counter()
             run(raw)
             best[name] = min(best[name], time.perf_counter() - start)
