@@ -38,6 +38,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_frame.py
+	$(BIN)/python benchmarks/bench_results.py
 
 clean:
 	rm -rf $(VENV) report .mypy_cache .ruff_cache .pytest_cache
