@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["downloads_frame"]
 
-_MISSING: Any = object()
 _INT64_MAX = 2**63 - 1
 _INT_STRING = re.compile(r"[+-]?\d+")
 _STATUS_ALIASES = {"running": "in_progress", "started": "in_progress", "in progress": "in_progress"}
@@ -532,13 +531,11 @@ def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
         records = [r if type(r) is dict else {} for r in records]
 
     cols: dict[str, Any] = {}
-    notes: list[str] = []
     cols["id"] = _ids(records, problems)
     status, unknown = _categories(
         _field(records, "status"), "status", "status", problems, _STATUS_ALIASES
     )
     cols["status"] = status
-    notes.extend(_status_notes(unknown))
     cols["num_records"] = _integers(_field(records, "num_records"), "num_records", problems)
     created = _coalesce(records, "created_at", "date_started", optional=False)
     assert created is not None
@@ -567,7 +564,7 @@ def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
 
     urls = _urls(lists, lengths, problems) if per == "result" else None
     problems.raise_if_any(f"{n} downloads")
-    return _assemble(per, cols, optional, lengths, urls), notes
+    return _assemble(per, cols, optional, lengths, urls), _status_notes(unknown)
 
 
 def _status_notes(unknown: dict[str, int]) -> list[str]:
