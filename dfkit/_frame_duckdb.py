@@ -50,7 +50,7 @@ _FIELDS = (
 def _typed(expr: str, *json_types: str, value: str | None = None) -> tuple[str, str]:
     """(value, check): ``expr`` is SQL NULL (absent or null) or of one of ``json_types``."""
     kinds = ", ".join(f"'{t}'" for t in json_types)
-    return value or f"{expr}->>'$'", f"({expr} IS NULL OR json_type({expr}) IN ({kinds}))"
+    return value or f"({expr}->>'$')", f"({expr} IS NULL OR json_type({expr}) IN ({kinds}))"
 
 
 def _count(field: str) -> tuple[str, str]:
@@ -72,7 +72,11 @@ _COST_OK = (
 
 #: Each output column: (SQL value, SQL check that the value has the canonical shape).
 _COLUMNS: dict[str, tuple[str, str]] = {
-    "id": ("id->>'$'", "(json_type(id) IN ('VARCHAR', 'UBIGINT', 'BIGINT') AND id->>'$' <> '')"),
+    # ->> is parenthesised: DuckDB 1.1 binds it more loosely than <>.
+    "id": (
+        "(id->>'$')",
+        "(json_type(id) IN ('VARCHAR', 'UBIGINT', 'BIGINT') AND (id->>'$') <> '')",
+    ),
     "status": _typed("status", "VARCHAR"),
     "num_records": _count("num_records"),
     "created_at": _typed("COALESCE(created_at, date_started)", "VARCHAR"),

@@ -28,6 +28,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dfkit.errors import DfkitWarning, SchemaError
 from dfkit.schema import STATUSES, Per, category_dtype, column, columns, dtype
@@ -431,28 +432,50 @@ def _floats(values: list[Any], field: str, problems: _Problems) -> pd.arrays.Flo
     return pd.arrays.FloatingArray(data, mask)
 
 
+#: An ISO-8601 time followed by a zone: ``Z``, ``+02:00``, ``-0500`` or ``+02``.
+_ZONED = r"[T ]\d{2}(:\d{2}){0,2}([.,]\d+)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
 def _parse_timestamps(
     strings: pa.Array | pa.ChunkedArray,
 ) -> tuple[pd.arrays.DatetimeArray, np.ndarray[Any, np.dtype[np.bool_]]]:
     """Return ISO-8601 ``strings`` as UTC microseconds, and where a string did not parse.
 
-    Arrow's strict ISO-8601 parser reads the API's own form fast; anything it refuses goes
-    through pandas, which also reads the legacy ``2017-11-16 17:46:06.0`` and date-only forms.
-    A value without an offset is taken as UTC.
+    The API's own ``...Z`` form goes through Arrow's fast, strict parser (older Arrow releases
+    misread other offsets). The rest goes through pandas, which also reads the legacy
+    ``2017-11-16 17:46:06.0`` and date-only forms, in two groups: values with an offset, and
+    values without one, which are taken as UTC (pandas 2.2, given both in one call, reads the
+    zone-less ones in the zone of an earlier value).
     """
-    try:
-        parsed = strings.cast(pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raw = strings.to_numpy(zero_copy_only=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            coerced = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
-        index = pd.DatetimeIndex(coerced).as_unit("us")
-        failed = np.asarray(index.isna()) & strings.is_valid().to_numpy(zero_copy_only=False)
-        return cast(pd.arrays.DatetimeArray, index.array), failed
-    ticks = parsed.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+    n = len(strings)
+    valid = strings.is_valid().to_numpy(zero_copy_only=False)
+    if pc.all(pc.ends_with(strings, "Z")).as_py():
+        try:
+            parsed = strings.cast(pa.timestamp("us", tz="UTC"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            ticks = parsed.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+            return _utc(ticks), np.zeros(n, dtype=bool)
+    raw = strings.to_numpy(zero_copy_only=False)
+    zoned = (
+        pc.match_substring_regex(strings, _ZONED).fill_null(False).to_numpy(zero_copy_only=False)
+    )
+    ticks = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    for group in (zoned, valid & ~zoned):
+        if group.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                coerced = pd.to_datetime(raw[group], format="ISO8601", utc=True, errors="coerce")
+            ticks[group] = pd.DatetimeIndex(coerced).as_unit("us").asi8
+    result = _utc(ticks)
+    return result, np.asarray(result.isna()) & valid
+
+
+def _utc(ticks: np.ndarray[Any, np.dtype[np.int64]]) -> pd.arrays.DatetimeArray:
+    """UTC timestamps from microseconds since the epoch (int64 minimum: missing)."""
     index = pd.DatetimeIndex(ticks.view("M8[us]"), copy=False).tz_localize("UTC")
-    return cast(pd.arrays.DatetimeArray, index.array), np.zeros(len(ticks), dtype=bool)
+    return cast(pd.arrays.DatetimeArray, index.array)
 
 
 def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.DatetimeArray:
