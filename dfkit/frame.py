@@ -246,11 +246,14 @@ def _id(value: Any, record: dict[str, Any], i: int, problems: _Problems) -> str 
 def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     """Return ``values`` (str or None) as an Arrow-backed pandas string array.
 
-    ASCII text (ids, signed URLs) is joined and encoded in one go and handed to Arrow as
-    ready-made buffers: ``pa.array`` over a list grows its buffers step by step, which on
-    millions of long URLs costs several times more than the whole copy.
+    Long ASCII columns (ids, signed URLs) are joined and encoded in one go and handed to
+    Arrow as ready-made buffers: ``pa.array`` over a list grows its buffers step by step,
+    which on millions of long URLs costs several times more than the whole copy. Short
+    columns go straight to ``pa.array``, which is quicker to start.
     """
     n = len(values)
+    if n < 20_000:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
     nulls = values.count(None)
     filled = [v if v is not None else "" for v in values] if nulls else values
     text = "".join(filled)

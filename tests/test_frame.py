@@ -475,3 +475,22 @@ def test_property_rows_ids_order_and_dtypes(records: list[dict[str, Any]]) -> No
     assert per_result["id"].tolist() == expected_ids
     assert_schema_dtypes(per_result)
     assert_schema_dtypes(per_download)
+
+
+@pytest.mark.parametrize("query", ["brand:Apple", "marque:Citroën"])  # ASCII, and not
+def test_long_string_columns_keep_values_and_missing_ones(query: str) -> None:
+    """Columns of 20,000+ strings are built from joined buffers: every value must survive."""
+    n = 21_000
+    data = [
+        {"id": f"d{i}", "query": None if i % 7 == 0 else f"{query} {i}",
+         "results": [f"https://s3/{i}_{k}.csv" for k in range(i % 3)]}
+        for i in range(n)
+    ]  # fmt: skip
+    df = downloads_frame(data)
+    assert len(df) == sum(max(1, i % 3) for i in range(n))
+    first = df.drop_duplicates("id").set_index("id")
+    assert first.loc["d7", "query"] is pd.NA
+    assert first.loc["d8", "query"] == f"{query} 8"
+    assert df.loc[df["id"] == "d5", "url"].tolist() == ["https://s3/5_0.csv", "https://s3/5_1.csv"]
+    assert df.loc[df["id"] == "d3", "url"].isna().all()
+    assert df["url"].notna().sum() == sum(i % 3 for i in range(n))
