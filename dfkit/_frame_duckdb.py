@@ -59,11 +59,23 @@ def _count(field: str) -> tuple[str, str]:
     return value, f"({check} AND ({field} IS NULL OR {value} IS NOT NULL))"
 
 
-# ``_urls`` and ``_url_types`` are computed once per row (see _sql) and read below.
-_RESULTS_OK = (
-    "(results IS NULL OR (json_type(results) = 'ARRAY'"
-    " AND list_has_all(['VARCHAR'], list_distinct(_url_types)) AND NOT list_contains(_urls, '')))"
+# ``results`` is read as a list of strings, which DuckDB parses fastest; it also turns 5, true
+# or {"url": ...} into strings, so an element that reads like one of those (as no signed link
+# does) sends the input to the exact path, which tells a JSON 5 from a string "5".
+_NOT_A_LINK = (
+    "u IS NULL OR u = '' OR regexp_full_match(u, '-?[0-9][-+.0-9eE]*|true|false|[\\[{].*')"
 )
+
+
+def _results_ok() -> str:
+    import duckdb
+
+    # DuckDB 1.3 introduced ``lambda u: ...``; 2.0 refuses the older ``u -> ...``.
+    version = tuple(int(part) for part in duckdb.__version__.split(".")[:2])
+    lam = f"lambda u: {_NOT_A_LINK}" if version >= (1, 3) else f"u -> {_NOT_A_LINK}"
+    return f"(results IS NULL OR len(list_filter(results, {lam})) = 0)"
+
+
 _COST = "TRY_CAST(total_cost AS DOUBLE)"
 _COST_OK = (
     "(total_cost IS NULL OR (json_type(total_cost) IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
@@ -81,8 +93,8 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "num_records": _count("num_records"),
     "created_at": _typed("COALESCE(created_at, date_started)", "VARCHAR"),
     # One entry per file; a download without results gets one NULL, its row's missing url.
-    "urls": ("CASE WHEN len(_urls) > 0 THEN _urls ELSE [NULL] END", _RESULTS_OK),
-    "n_results": ("COALESCE(len(_urls), 0)", "true"),
+    "urls": ("CASE WHEN len(results) > 0 THEN results ELSE [NULL] END", "true"),
+    "n_results": ("COALESCE(len(results), 0)", "true"),
     "updated_at": _typed("COALESCE(updated_at, date_updated)", "VARCHAR"),
     "num_downloaded": _count("num_downloaded"),
     "data_type": _typed("data_type", "VARCHAR"),
@@ -105,15 +117,13 @@ _OPTIONAL_KEYS = {
 
 
 def _sql(path: str) -> str:
-    columns = ", ".join(f"'{f}': 'JSON'" for f in _FIELDS)
+    columns = ", ".join(f"'{f}': '{'VARCHAR[]' if f == 'results' else 'JSON'}'" for f in _FIELDS)
     selected = ", ".join(f'{value} AS "{name}"' for name, (value, _) in _COLUMNS.items())
-    ok = " AND ".join(check for _, check in _COLUMNS.values())
+    ok = " AND ".join([*(check for _, check in _COLUMNS.values()), _results_ok()])
     literal = path.replace("'", "''")
     return (
-        "WITH src AS (SELECT *, json_extract_string(results, '$[*]') AS _urls,"
-        " json_type(results, '$[*]') AS _url_types"
-        f" FROM read_json('{literal}', format = 'array', records = true, columns = {{{columns}}}))"
-        f" SELECT {selected}, COALESCE({ok}, false) AS ok FROM src"
+        f"SELECT {selected}, COALESCE({ok}, false) AS ok FROM read_json('{literal}',"
+        f" format = 'array', records = true, columns = {{{columns}}})"
     )
 
 

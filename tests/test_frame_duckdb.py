@@ -73,6 +73,11 @@ def test_page_shape_without_optional_fields_and_unknown_status() -> None:
         {"id": "a", "num_records": True},
         {"id": "a", "results": ["u", 5]},
         {"id": "a", "results": [""]},
+        {"id": "a", "results": ["5"]},  # read like a JSON 5 would be: only the exact path knows
+        {"id": "a", "results": [True]},
+        {"id": "a", "results": [["u"]]},
+        {"id": "a", "results": [None]},
+        {"id": "a", "results": "u"},
         {"id": "a", "created_at": "yesterday"},
         {"id": "a", "total_cost": "abc"},
         {"id": 1.5},
@@ -180,7 +185,9 @@ _canonical = st.fixed_dictionaries(
         "status": st.one_of(st.none(), st.sampled_from(["queued", "running", "completed", "x"])),
         "num_records": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
         "date_started": st.one_of(st.none(), _good_stamp),
-        "results": st.one_of(st.none(), st.lists(_text.filter(bool), max_size=3)),
+        "results": st.one_of(
+            st.none(), st.lists(st.builds("https://s3/{}".format, _text), max_size=3)
+        ),
         "date_updated": _good_stamp,
         "total_cost": st.one_of(st.integers(-(2**40), 2**40), st.floats(-1e9, 1e9)),
         "query": _text,
