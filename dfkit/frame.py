@@ -6,7 +6,7 @@ test, and converted with a vectorised pandas/Arrow call. Only columns whose valu
 fast check take the slow path, which inspects each value and records every problem with its
 record index, so a bad input costs time only where it is bad.
 
-JSON bytes or files of ``FAST_PATH_BYTES`` or more (about 50,000 downloads) are read by
+JSON bytes or files of ``FAST_PATH_BYTES`` or more (about 25,000 downloads) are read by
 DuckDB instead (:mod:`dfkit._frame_duckdb`): on inputs that large it is faster and needs
 less than half the memory, since no Python object is made per record. It answers only for
 input in the API's own shape and otherwise leaves the work to the path above, so both give
@@ -44,7 +44,7 @@ _STATUS_ALIASES = {"running": "in_progress", "started": "in_progress", "in progr
 _NO_RESULT = (None,)
 _MAX_LISTED = 25
 #: JSON bytes or files at least this large are read by DuckDB (see dfkit._frame_duckdb).
-FAST_PATH_BYTES = 64 * 2**20
+FAST_PATH_BYTES = 32 * 2**20
 
 #: The source field of a column's values: one name for all, or one per record.
 Fields = str | Sequence[str]
