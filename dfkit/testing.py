@@ -74,6 +74,7 @@ import io
 import math
 import random
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -160,6 +161,19 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client hangs up mid-request (timeouts, cut-off reads in tests).
+
+    socketserver prints a traceback to stderr for those, which would end up in the output of
+    the code under test; any other error is still printed.
+    """
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeDatafiniti:
     """Return a local fake Datafiniti API server (start it with ``with`` or :meth:`start`).
 
@@ -212,7 +226,7 @@ class FakeDatafiniti:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         port = self._server.server_address[1]
         self.origin = f"http://127.0.0.1:{port}"
