@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -127,13 +128,23 @@ def _sql(path: str) -> str:
     )
 
 
+def _scratch_dir(size: int) -> str | None:
+    """Memory-backed /dev/shm when it has room (containers often give it only 64 MB)."""
+    try:
+        if os.access("/dev/shm", os.W_OK) and shutil.disk_usage("/dev/shm").free > 2 * size:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return None  # the system's temporary directory
+
+
 @contextlib.contextmanager
 def _as_file(data: bytes | str | os.PathLike[str]) -> Iterator[str]:
+    """Yield a path DuckDB can read: the file given, or the bytes written to a scratch file."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         yield os.fspath(data)
         return
-    # DuckDB reads files; memory-backed /dev/shm keeps the copy off the disk where it exists.
-    folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    folder = _scratch_dir(len(data))
     with tempfile.NamedTemporaryFile(dir=folder, prefix="dfkit-", suffix=".json") as tmp:
         tmp.write(data)
         tmp.flush()
@@ -188,44 +199,54 @@ def read(data: bytes | str | os.PathLike[str], per: Per) -> tuple[pd.DataFrame, 
     """Return the frame of JSON ``data`` and its warnings; None: take the exact path."""
     import duckdb
 
-    with _as_file(data) as path, duckdb.connect() as con:
-        try:
-            relation = con.sql(_sql(path))
-            # DuckDB 2 calls it to_arrow_table(); 1.x arrow().
-            to_arrow = getattr(relation, "to_arrow_table", None) or relation.arrow
-            table = to_arrow()
-        except duckdb.Error:
-            return None  # not an array of objects, invalid JSON, ...: the exact path says why
-        if table.num_rows and not pc.all(table["ok"]).as_py():
-            return None
-        cols: dict[str, Any] = {"id": _strings(table["id"])}
-        status, unknown = _categories(table["status"], "status", _STATUS_ALIASES)
-        cols["status"] = status
-        cols["num_records"] = _integers(table["num_records"])
-        created = _timestamps(table["created_at"])
-        if created is None:
-            return None
-        cols["created_at"] = created
-        optional: dict[str, Any] = {}
-        for name, keys in _OPTIONAL_KEYS.items():
-            col = table[name]
-            if col.null_count == len(col):
-                if table.num_rows and _key_in(path, keys):
-                    return None  # a record may have it with a null: only the exact path knows
-                continue  # no record has the key
-            if name == "updated_at":
-                stamps = _timestamps(col)
-                if stamps is None:
-                    return None
-                optional[name] = stamps
-            elif name == "num_downloaded":
-                optional[name] = _integers(col)
-            elif name in ("data_type", "format"):
-                optional[name] = _categories(col, name)[0]
-            elif name == "total_cost":
-                optional[name] = _floats(col)
-            else:
-                optional[name] = _strings(col)
+    try:
+        with _as_file(data) as path, duckdb.connect() as con:
+            return _read(con, path, per)
+    except OSError:  # no room for the scratch copy, say: the exact path needs none
+        return None
+
+
+def _read(con: Any, path: str, per: Per) -> tuple[pd.DataFrame, list[str]] | None:
+    """:func:`read` on a file, with a DuckDB connection."""
+    import duckdb
+
+    try:
+        relation = con.sql(_sql(path))
+        # DuckDB 2 calls it to_arrow_table(); 1.x arrow().
+        to_arrow = getattr(relation, "to_arrow_table", None) or relation.arrow
+        table = to_arrow()
+    except duckdb.Error:
+        return None  # not an array of objects, invalid JSON, ...: the exact path says why
+    if table.num_rows and not pc.all(table["ok"]).as_py():
+        return None
+    cols: dict[str, Any] = {"id": _strings(table["id"])}
+    status, unknown = _categories(table["status"], "status", _STATUS_ALIASES)
+    cols["status"] = status
+    cols["num_records"] = _integers(table["num_records"])
+    created = _timestamps(table["created_at"])
+    if created is None:
+        return None
+    cols["created_at"] = created
+    optional: dict[str, Any] = {}
+    for name, keys in _OPTIONAL_KEYS.items():
+        col = table[name]
+        if col.null_count == len(col):
+            if table.num_rows and _key_in(path, keys):
+                return None  # a record may have it with a null: only the exact path knows
+            continue  # no record has the key
+        if name == "updated_at":
+            stamps = _timestamps(col)
+            if stamps is None:
+                return None
+            optional[name] = stamps
+        elif name == "num_downloaded":
+            optional[name] = _integers(col)
+        elif name in ("data_type", "format"):
+            optional[name] = _categories(col, name)[0]
+        elif name == "total_cost":
+            optional[name] = _floats(col)
+        else:
+            optional[name] = _strings(col)
     lengths = table["n_results"].to_numpy().astype(np.int64)
     urls = _strings(pc.list_flatten(table["urls"])) if per == "result" else None
     return _assemble(per, cols, optional, lengths, urls), _status_notes(unknown)

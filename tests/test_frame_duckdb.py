@@ -118,6 +118,16 @@ def test_downloads_frame_uses_duckdb_for_large_input(monkeypatch: pytest.MonkeyP
     assert calls == [len(raw)]
 
 
+def test_no_room_for_the_scratch_copy_falls_back_to_the_exact_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_frame_duckdb, "_scratch_dir", lambda size: str(tmp_path / "missing"))
+    raw = orjson.dumps(dfkit.sample_downloads())
+    assert _frame_duckdb.read(raw, "result") is None
+    monkeypatch.setattr(frame, "FAST_PATH_BYTES", 0)
+    pd.testing.assert_frame_equal(dfkit.downloads_frame(raw), exact(raw, "result")[0])
+
+
 def test_large_bad_input_still_reports_every_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frame, "FAST_PATH_BYTES", 0)
     raw = orjson.dumps([{"id": "a", "num_records": -1}, {"id": "b", "status": "oops"}])
