@@ -11,8 +11,7 @@ Fetch (``Client``) -> shape (``downloads_frame``) -> analyse (``status_counts``,
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from dfkit._version import __version__
 from dfkit.accessor import DfkitAccessor  # importing it registers df.dfkit
 from dfkit.analysis import downloads_over_time, records_over_time, status_counts, summary
 from dfkit.client import Client
@@ -44,11 +43,6 @@ from dfkit.plots import (
 from dfkit.results import fetch_results, read_results, results_to_parquet
 from dfkit.sample import sample_downloads
 from dfkit.schema import COLUMNS, STATUSES, schema_markdown
-
-try:
-    __version__ = version("dfkit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "COLUMNS",

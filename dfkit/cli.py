@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dfkit.client import BASE_URL_ENV, TOKEN_ENV
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -37,12 +39,10 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "dfkit"
-TOKEN_ENV = "DATAFINITI_API_TOKEN"
-URL_ENV = "DATAFINITI_API_URL"
 
 _EPILOG = (
     f"environment: {TOKEN_ENV} (the API token, never printed), "
-    f"{URL_ENV} (another API base URL, e.g. a local dfkit.testing.FakeDatafiniti)"
+    f"{BASE_URL_ENV} (another API base URL, e.g. a local dfkit.testing.FakeDatafiniti)"
 )
 
 

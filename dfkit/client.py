@@ -38,7 +38,6 @@ import time
 from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -56,6 +55,7 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from dfkit._version import __version__
 from dfkit.errors import (
     APIError,
     AuthenticationError,
@@ -98,10 +98,7 @@ _monotonic = time.monotonic
 
 logger = logging.getLogger(__name__)
 
-try:
-    _USER_AGENT = f"dfkit/{version('dfkit')}"
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    _USER_AGENT = "dfkit"
+_USER_AGENT = f"dfkit/{__version__}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dfkit._atomic import atomic_dir, atomic_file
+from dfkit._version import __version__
 from dfkit.errors import ExportError
 from dfkit.schema import COLUMNS, Column, grain
 
@@ -55,15 +56,6 @@ COMMON_METADATA = "_common_metadata"
 _FORMAT = 1  # bumped when the layout changes in a way an older read_parquet cannot read
 
 _SCHEMA = {c.name: c for c in COLUMNS}
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("dfkit")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+unknown"
 
 
 # ---------------------------------------------------------------------------- writing
@@ -151,7 +143,7 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
                 if col_dtype.ordered:
                     ordered.append(name)
     meta = {
-        "version": _version(),
+        "version": __version__,
         "format": _FORMAT,
         "grain": grain(df),
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
