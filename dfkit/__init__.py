@@ -32,6 +32,7 @@ from dfkit.errors import (
     ServerError,
     WaitTimeout,
 )
+from dfkit.fetch import fetch_results
 from dfkit.frame import downloads_frame
 from dfkit.parquet import read_parquet, to_parquet
 from dfkit.plots import (
@@ -40,7 +41,7 @@ from dfkit.plots import (
     plot_records_over_time,
     plot_status_counts,
 )
-from dfkit.results import fetch_results, read_results, results_to_parquet
+from dfkit.results import read_results, results_to_parquet
 from dfkit.sample import sample_downloads
 from dfkit.schema import COLUMNS, STATUSES, schema_markdown
 

@@ -258,7 +258,7 @@ def _downloads_from(data: Any) -> list[Mapping[str, Any]]:
 
 
 def cmd_results_fetch(args: argparse.Namespace) -> int:
-    from dfkit.results import fetch_results
+    from dfkit.fetch import fetch_results
 
     downloads = _downloads_from(_read_json(args.source))
     if args.id:
