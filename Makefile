@@ -34,7 +34,7 @@ pytest: $(STAMP)
 # The oldest stack dfkit supports (Python 3.10, pandas 2.2, pyarrow 15, DuckDB 1.1), where a
 # Python 3.10 is on the machine (on PATH or installed by pyenv); skipped otherwise.
 OLDEST_VENV := .venv-oldest
-OLDEST_PINS := 'pandas==2.2.3' 'pyarrow==15.0.2' 'numpy<2' 'duckdb==1.1.3'
+OLDEST_PINS := 'pandas==2.2.3' 'pyarrow==15.0.2' 'numpy<2' 'duckdb==1.1.3' 'msgspec==0.18.6'
 
 test-oldest:
 	@py=$$(for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python; do \

@@ -4,7 +4,7 @@ Fetch (``Client``) -> shape (``downloads_frame``) -> analyse (``status_counts``,
 -> export (``to_parquet``) / plot (``plot_status_counts``, ...).
 
 >>> import dfkit
->>> df = dfkit.downloads_frame(dfkit.sample_downloads(), per="download")
+>>> df = dfkit.downloads_frame(dfkit.sample_downloads())  # one row per download
 >>> df.columns[:4].tolist()
 ['id', 'status', 'num_records', 'created_at']
 """
@@ -33,7 +33,7 @@ from dfkit.errors import (
     WaitTimeout,
 )
 from dfkit.fetch import fetch_results
-from dfkit.frame import downloads_frame
+from dfkit.frame import DownloadsFrames, downloads_frame, downloads_frames
 from dfkit.parquet import read_parquet, to_parquet
 from dfkit.plots import (
     STATUS_COLORS,
@@ -56,6 +56,7 @@ __all__ = [
     "DfkitError",
     "DfkitWarning",
     "DownloadCancelled",
+    "DownloadsFrames",
     "ExportError",
     "NetworkError",
     "NotFoundError",
@@ -68,6 +69,7 @@ __all__ = [
     "WaitTimeout",
     "__version__",
     "downloads_frame",
+    "downloads_frames",
     "downloads_over_time",
     "fetch_results",
     "plot_downloads_over_time",

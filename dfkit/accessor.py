@@ -17,21 +17,22 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from dfkit import analysis, parquet, plots
+from dfkit.schema import CORE_COLUMNS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["REQUIRED_COLUMNS", "DfkitAccessor"]
 
-#: The columns every downloads frame has, whatever its grain.
-REQUIRED_COLUMNS: tuple[str, ...] = ("id", "status", "num_records", "created_at")
+#: The columns every downloads frame has, whatever its kind (the schema's core columns).
+REQUIRED_COLUMNS: tuple[str, ...] = CORE_COLUMNS
 
 
 class DfkitAccessor:
-    """``df.dfkit``: dfkit's functions as methods of a downloads frame (either grain).
+    """``df.dfkit``: dfkit's functions as methods of a downloads frame (per download or per result).
 
     >>> import dfkit
-    >>> df = dfkit.downloads_frame(dfkit.sample_downloads(), per="download")
+    >>> df = dfkit.downloads_frame(dfkit.sample_downloads())
     >>> int(df.dfkit.status_counts().sum()) == df["id"].nunique()
     True
     >>> hasattr(pd.DataFrame({"x": [1]}), "dfkit")

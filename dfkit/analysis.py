@@ -1,6 +1,6 @@
 """Analytics over a downloads frame: counts per status, records and downloads over time, a summary.
 
-Every function accepts a frame of either grain (``downloads_frame(per="result")`` or
+Every function accepts either kind of frame (``downloads_frame(per="result")`` or
 ``per="download"``) and counts each download once: the first row of each distinct ``id``.
 They all work on an empty frame (zeros, or an empty result with the right dtypes) and on a
 single row, so a report never has to special-case "no data".
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dfkit.errors import DfkitWarning, SchemaError
-from dfkit.schema import COLUMNS, category_dtype, dtype, grain
+from dfkit.schema import COLUMN_BY_NAME, category_dtype, dtype, frame_per
 
 __all__ = [
     "FREQS",
@@ -81,7 +81,7 @@ def _require(df: pd.DataFrame, names: Iterable[str], what: str) -> None:
 
 def _downloads(df: pd.DataFrame) -> pd.DataFrame:
     """Return one row per download: the first row of each distinct ``id``."""
-    if grain(df) == "download" and df["id"].is_unique:
+    if frame_per(df) == "download" and df["id"].is_unique:
         return df
     first: pd.DataFrame = df[~df["id"].duplicated(keep="first").to_numpy(dtype=bool)]
     return first
@@ -91,7 +91,7 @@ def _categorical(values: pd.Series, name: str) -> pd.Categorical:
     """Return ``values`` as a categorical: its own categories, or the schema's plus unknowns."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return pd.Categorical(values)
-    column = next((c for c in COLUMNS if c.name == name), None)
+    column = COLUMN_BY_NAME.get(name)
     distinct = [str(v) for v in values.dropna().unique()]
     if column is not None and column.is_category:
         return pd.Categorical(values.astype("object"), dtype=category_dtype(name, distinct))
@@ -296,7 +296,7 @@ def summary(df: pd.DataFrame) -> pd.Series:
     that completed; 0.0 when there are none), ``first_created``, ``last_created`` and, when
     the frame has ``updated_at``, ``median_completion_time`` (``updated_at - created_at`` over
     completed downloads). Missing values are ``NaT``; ``result_files`` is ``<NA>`` when the
-    frame has neither ``result_index``/``url`` nor ``n_results``.
+    frame has neither ``result_index``/``url`` nor ``num_results``.
 
     >>> import dfkit
     >>> df = dfkit.downloads_frame([
@@ -321,10 +321,10 @@ def summary(df: pd.DataFrame) -> pd.Series:
     completed = (downloads["status"] == "completed").fillna(False).to_numpy(dtype=bool)
     records = downloads["num_records"].fillna(0).to_numpy(dtype=np.int64)
 
-    kind = grain(df)
+    kind = frame_per(df)
     result_files: int | None
     if kind == "download":
-        result_files = int(downloads["n_results"].sum())
+        result_files = int(downloads["num_results"].sum())
     elif kind == "result":
         present = df["result_index"] if "result_index" in df.columns else df["url"]
         result_files = int(present.notna().sum())

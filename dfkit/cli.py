@@ -142,13 +142,13 @@ def _table(rows: Sequence[Sequence[str]], *, header: Sequence[str] | None = None
 
 def cmd_report(args: argparse.Namespace) -> int:
     from dfkit.report import build_report
-    from dfkit.sample import sample_downloads
+    from dfkit.sample import sample_path
 
     data: Any
     if args.source is not None:
         data, source = Path(args.source), f"file {args.source}"
     elif args.sample or not _token_set():
-        data, source = sample_downloads(), "bundled sample"
+        data, source = Path(sample_path()), "bundled sample"
         if not args.sample:
             source += f" ({TOKEN_ENV} is not set; set it to report on your own downloads)"
     else:
@@ -216,16 +216,19 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from dfkit._words import count
     from dfkit.frame import downloads_frame
     from dfkit.parquet import to_parquet
+    from dfkit.schema import ROW_LABELS
 
-    data = _read_json(args.source)
-    df = downloads_frame(data, per=args.per)
+    # The file itself (or stdin's bytes) goes to downloads_frame: one typed decode, no
+    # Python objects per download in between.
+    source = sys.stdin.buffer.read() if args.source == "-" else Path(args.source)
+    df = downloads_frame(source, per=args.per)
     path = to_parquet(df, args.out, partition_by=args.partition_by)
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
-    _say(
-        f"Wrote {len(df):,} rows (one per {args.per}, {len(df.columns)} columns) to {path} ({kind})"
-    )
+    shape = f"{ROW_LABELS[args.per]}, {count(len(df.columns), 'column')}"
+    _say(f"Wrote {count(len(df), 'row')} ({shape}) to {path} ({kind})")
     return 0
 
 
@@ -415,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Convert a JSON file of downloads to a warehouse-ready Parquet file, or a hive-style\n"
         "dataset directory with --partition-by (written atomically).\n\n"
         "examples:\n"
-        "  dfkit export downloads.json --out downloads.parquet --per download\n"
+        "  dfkit export downloads.json --out downloads.parquet\n"
+        "  dfkit export downloads.json --out results.parquet --per result\n"
         "  dfkit export downloads.json --out by_status/ --partition-by status",
         cmd_export,
     )
@@ -424,8 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--per",
         choices=("result", "download"),
-        default="result",
-        help="one row per result file (default) or per download",
+        default="download",
+        help="one row per download (default), or per result file (the download's columns "
+        "repeat on each of its files' rows)",
     )
     export.add_argument(
         "--partition-by",
@@ -552,12 +557,21 @@ def _show_warning(
     print(f"{PROG}: warning: {_redact(str(message))}", file=sys.stderr)
 
 
+def _listed_problems(exc: BaseException) -> list[str]:
+    """Return the bad values a SchemaError lists under its first line (at most 20), else []."""
+    from dfkit.errors import SchemaError
+
+    if not isinstance(exc, SchemaError):
+        return []
+    return str(exc).strip().splitlines()[1:]
+
+
 def _one_line(exc: BaseException) -> str:
     """Return the error as one line (the first of its message), without the token."""
     text = str(exc).strip() or type(exc).__name__
     lines = text.splitlines()
     first = lines[0].rstrip(":")
-    if len(lines) > 1:
+    if len(lines) > 1 and not _listed_problems(exc):
         first += f" (and {len(lines) - 1} more lines; --verbose shows them)"
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         first = f"{exc.filename}: {exc.strerror}"
@@ -570,8 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> import tempfile
     >>> from dfkit.sample import sample_path
     >>> out = tempfile.mkdtemp() + "/downloads.parquet"
-    >>> main(["export", sample_path(), "--out", out, "--per", "download"])
-    Wrote 200 rows (one per download, 12 columns) to .../downloads.parquet (one file)
+    >>> main(["export", sample_path(), "--out", out])
+    Wrote 200 rows (one row per download, 12 columns) to .../downloads.parquet (one file)
     0
     """
     parser = build_parser()
@@ -594,6 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 print(_redact(text.rstrip()), file=sys.stderr)
             print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            for line in _listed_problems(exc):
+                print(_redact(line), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr)

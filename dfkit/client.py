@@ -71,6 +71,8 @@ from dfkit.errors import (
 __all__ = ["DEFAULT_BASE_URL", "Client", "ResultFilesSession", "redact"]
 
 DEFAULT_BASE_URL = "https://api.datafiniti.co/v4"
+#: ``Client(max_body_bytes=)``'s default: 2 GiB, about 1.5 million downloads in the API's shape.
+DEFAULT_MAX_BODY_BYTES = 2 * 1024**3
 #: Environment variables read when ``token`` / ``base_url`` are not given.
 TOKEN_ENV = "DATAFINITI_API_TOKEN"
 BASE_URL_ENV = "DATAFINITI_API_URL"
@@ -453,7 +455,9 @@ class Client:
 
     ``base_url`` defaults to ``$DATAFINITI_API_URL`` or the real API; plain ``http`` is accepted
     only for a loopback host (a local fake server). ``timeout`` is ``(connect, read)`` seconds
-    for every request; ``max_retries`` counts retries after the first attempt. A ``session``
+    for every request; ``max_retries`` counts retries after the first attempt;
+    ``max_body_bytes`` caps an answer's size (default 2 GiB, enough for a large account's
+    ``GET /downloads``). A ``session``
     you pass is used for API calls (dfkit mounts its retrying adapters on it for the API's URLs
     and does not close it); result files always go through :attr:`files_session`.
 
@@ -464,9 +468,6 @@ class Client:
     'completed'
     """
 
-    #: Answers larger than this are refused without being read whole.
-    max_body_bytes: int = 50 * 1024 * 1024
-
     def __init__(
         self,
         token: str | None = None,
@@ -475,6 +476,7 @@ class Client:
         timeout: float | tuple[float, float] = (10, 60),
         max_retries: int = 5,
         session: requests.Session | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
@@ -484,6 +486,12 @@ class Client:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
         self.timeout = timeout
         self.max_retries = max_retries
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
+        #: Answers larger than this are refused without being read whole.
+        self.max_body_bytes = max_body_bytes
         self._token: _Secret | None = None
         self._credentials: tuple[str, _Secret] | None = None
         if token is None:
@@ -589,6 +597,21 @@ class Client:
                     f"GET /downloads: records[{i}] should be an object, got {_json_type(item)}"
                 )
         return data
+
+    def downloads_json(self) -> bytes:
+        """Return the body of ``GET /downloads`` as it came: JSON bytes, not parsed.
+
+        For :func:`dfkit.downloads_frame`, whose typed decode of the bytes makes no Python
+        object per download. The body is checked as every answer is (status, size limit,
+        not HTML, not empty), not parsed.
+
+        >>> from dfkit.testing import FakeDatafiniti
+        >>> with FakeDatafiniti(downloads=[{"id": "7", "status": "queued"}]) as fake:
+        ...     Client(fake.token, base_url=fake.url).downloads_json()[:11]
+        b'[{"id":"7",'
+        """
+        body: bytes = self._request("GET", "/downloads", raw=True)
+        return body
 
     def download(self, download_id: str | int) -> dict[str, Any]:
         """Return one download object (``GET /downloads/{id}``); free of charge.
@@ -777,8 +800,12 @@ class Client:
         *,
         json: Any = None,
         authenticating: bool = False,
+        raw: bool = False,
     ) -> Any:
-        """Send one API call (re-logging in once after a 401) and return its parsed JSON body."""
+        """Send one API call (re-logging in once after a 401) and return its parsed JSON body.
+
+        ``raw``: return the checked body as bytes instead of parsing it.
+        """
         where = f"{method} {path}"
         if self._token is None and not authenticating:
             raise AuthenticationError(
@@ -800,7 +827,7 @@ class Client:
                     relogged = True
                     self._authenticate()
                     continue
-                return self._parse(response, where)
+                return self._parse(response, where, raw=raw)
 
     def _send(self, method: str, url: str, json: Any, where: str) -> requests.Response:
         try:
@@ -816,7 +843,7 @@ class Client:
         except requests.RequestException as exc:
             raise _network_error(exc, where) from None
 
-    def _parse(self, response: requests.Response, where: str) -> Any:
+    def _parse(self, response: requests.Response, where: str, *, raw: bool = False) -> Any:
         if not response.ok:
             try:
                 body = self._read(response, where, limit=64 * 1024, strict=False)
@@ -833,6 +860,8 @@ class Client:
                 f"({response.headers.get('Content-Type', 'no content type')}): "
                 f"{redact(_snippet(body, 120))}"
             )
+        if raw:
+            return body
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:

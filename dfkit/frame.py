@@ -1,16 +1,18 @@
-"""``downloads_frame``: the downloads array as a typed DataFrame, per result file or per download.
+"""``downloads_frame``: the downloads list as a typed DataFrame, one row per download or per file.
 
-The columns are built one at a time straight from the parsed records (no ``json_normalize``):
-each field is pulled out with one list comprehension, checked with a cheap whole-column type
-test, and converted with a vectorised pandas/Arrow call. Only columns whose values fail the
-fast check take the slow path, which inspects each value and records every problem with its
-record index, so a bad input costs time only where it is bad.
+Reading is one typed decode. JSON bytes and files are decoded by msgspec straight into small
+structs whose fields are the API's source fields, as :mod:`dfkit.schema` names them: no dict
+is made per download, and a field no column reads is skipped. Each column is then pulled out
+with one attribute pass, checked with a cheap whole-column type test and converted with one
+vectorised pandas/Arrow call. A list of dicts (already parsed) goes through the same column
+converters.
 
-JSON bytes or files of ``FAST_PATH_BYTES`` or more (about 25,000 downloads) are read by
-DuckDB instead (:mod:`dfkit._frame_duckdb`): on inputs that large it is faster and needs
-less than half the memory, since no Python object is made per record. It answers only for
-input in the API's own shape and otherwise leaves the work to the path above, so both give
-the same frame and the same errors.
+The typed decode lets through every value some rule may accept (any JSON scalar); the
+converters decide. When it refuses the input (a value that is an object or array where a
+scalar belongs, a record that is not an object, malformed JSON), the input is parsed again by
+orjson into plain Python objects and the same converters run on those, inspecting each value of
+a column whose fast check fails and collecting every problem with its record index. So a bad
+input costs that second parse, a good one never does, and every bad value is reported.
 """
 
 from __future__ import annotations
@@ -22,32 +24,51 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from functools import cache
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+import msgspec
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dfkit._words import count
 from dfkit.errors import DfkitWarning, SchemaError
-from dfkit.schema import STATUSES, Per, category_dtype, column, columns, dtype
+from dfkit.schema import (
+    COLUMNS,
+    STATUSES,
+    TIMESTAMP,
+    Column,
+    Per,
+    category_dtype,
+    column,
+    columns,
+    dtype,
+)
 
 if TYPE_CHECKING:
     from dfkit.client import Client
 
-__all__ = ["downloads_frame"]
+__all__ = ["DownloadsFrames", "downloads_frame", "downloads_frames"]
 
 _INT64_MAX = 2**63 - 1
 _INT_STRING = re.compile(r"[+-]?\d+")
 _STATUS_ALIASES = {"running": "in_progress", "started": "in_progress", "in progress": "in_progress"}
 _NO_RESULT = (None,)
-_MAX_LISTED = 25
-#: JSON bytes or files at least this large are read by DuckDB (see dfkit._frame_duckdb).
-FAST_PATH_BYTES = 32 * 2**20
+#: Bad values listed in a SchemaError's message (all of them are in ``.problems``).
+MAX_LISTED = 20
 
-#: The source field of a column's values: one name for all, or one per record.
+#: The source fields of the id and of the result links, as the schema names them.
+_ID, _ALT_ID = column("id").source
+_RESULTS = column("url").source[0]
+
+#: The source field(s) of a column's values: one name for all, or one per record.
 Fields = str | Sequence[str]
+#: Values of one source field for every record; None when no record has the field at all.
+Getter = Callable[[str], "list[Any] | None"]
 
 
 class _Problems:
@@ -61,16 +82,19 @@ class _Problems:
         if index is None or index not in self.skip:
             self.rows.append((index, field, value, reason))
 
-    def raise_if_any(self, where: str) -> None:
+    def raise_if_any(self) -> None:
+        """Raise a SchemaError whose first line is the first bad value, then the list of them."""
         if not self.rows:
             return
         # By record, then in column order: the order a user reads the input in.
         self.rows.sort(key=lambda row: -1 if row[0] is None else row[0])
-        lines = [_describe(*row) for row in self.rows[:_MAX_LISTED]]
-        if len(self.rows) > _MAX_LISTED:
-            lines.append(f"... and {len(self.rows) - _MAX_LISTED} more (see .problems)")
-        noun = "value" if len(self.rows) == 1 else "values"
-        message = f"{len(self.rows)} bad {noun} in {where}:\n  " + "\n  ".join(lines)
+        lines = [_describe(*row) for row in self.rows[:MAX_LISTED]]
+        first = lines[0]
+        if len(self.rows) > 1:
+            first += f" (and {count(len(self.rows) - 1, 'more bad value')})"
+            if len(self.rows) > MAX_LISTED:
+                lines.append(f"... and {len(self.rows) - MAX_LISTED:,} more (see .problems)")
+            first += ":\n  " + "\n  ".join(lines)
         problems = pd.DataFrame(
             {
                 "index": pd.array([r[0] for r in self.rows], dtype="Int64"),
@@ -79,7 +103,7 @@ class _Problems:
                 "reason": pd.array([r[3] for r in self.rows], dtype=dtype("id")),
             }
         )
-        raise SchemaError(message, problems)
+        raise SchemaError(first, problems)
 
 
 def _short(value: Any) -> str:
@@ -88,10 +112,13 @@ def _short(value: Any) -> str:
 
 
 def _describe(index: int | None, field: str, value: Any, reason: str) -> str:
-    where = "data" if index is None else f"records[{index}]"
+    """``records[3].num_records: expected an integer, got 'abc'``: where, what, the value."""
+    if index is None:  # the input as a whole: ``value`` describes what was found
+        return f"data: {reason}, got {value}"
+    where = f"records[{index}]"
     if field:
         where += f".{field}" if not field.startswith("[") else field
-    return f"{where}: {reason} ({_short(value)})"
+    return f"{where}: {reason}, got {_short(value)}"
 
 
 def _type_name(value: Any) -> str:
@@ -107,9 +134,9 @@ def _type_name(value: Any) -> str:
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of small objects are made.
 
-    Parsing and building allocate containers that never form cycles; with the collector on,
-    every few thousand allocations trigger a scan of all of them, which costs more than
-    the parse itself on large inputs. Reference counting still frees everything as usual.
+    Decoding and building allocate containers that never form cycles; with the collector on,
+    every few thousand allocations trigger a scan of all of them, which costs more than the
+    decode itself on large inputs. Reference counting still frees everything as usual.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -120,84 +147,154 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_json(raw: bytes, where: str) -> Any:
+class _Url(msgspec.Struct, gc=False):
+    """A result in the seed page's shape, ``{"url": "..."}`` (other keys ignored)."""
+
+    url: str
+
+
+#: What the typed decode lets through for a scalar field: every JSON scalar, so that lenient
+#: values (``"42"``, ``42.0``, integer ids) decode fast; the column converters decide.
+_SCALAR = str | int | float | None | msgspec.UnsetType
+
+
+def _attr(key: str) -> str:
+    """The struct attribute for source field ``key`` (``_id`` is not a usable attribute)."""
+    return key if key.isidentifier() and not key.startswith("_") else f"f{key}"
+
+
+#: Every source field some column reads, in schema order.
+_SOURCES: tuple[str, ...] = tuple(dict.fromkeys(key for c in COLUMNS for key in c.source))
+
+
+@cache
+def _decoder(links: bool) -> msgspec.json.Decoder[Any]:
+    """Return the typed decoder of a downloads list (bare or under ``records``).
+
+    ``links``: decode each result's link (a string or ``{"url": ...}``); otherwise results
+    are left undecoded (``msgspec.Raw``, views of the input), which is all a frame of one row
+    per download needs: how many there are.
+    """
+    results: Any = list[str | _Url] if links else list[msgspec.Raw]
+    fields = [
+        (_attr(key), (results | None | msgspec.UnsetType) if key == _RESULTS else _SCALAR,
+         msgspec.UNSET)
+        for key in _SOURCES
+    ]  # fmt: skip
+    rename = {_attr(key): key for key in _SOURCES if _attr(key) != key}
+    download = msgspec.defstruct("Download", fields, rename=rename, gc=False)
+    wrapper = msgspec.defstruct("Records", [("records", list[download])])  # type: ignore[valid-type]
+    return msgspec.json.Decoder(list[download] | wrapper)  # type: ignore[valid-type]
+
+
+def _struct_getter(structs: list[Any]) -> Getter:
+    def get(key: str) -> list[Any] | None:
+        values = list(map(attrgetter(_attr(key)), structs))
+        unset = values.count(msgspec.UNSET)
+        if unset == len(values):
+            return None
+        if unset:
+            values = [None if v is msgspec.UNSET else v for v in values]
+        return values
+
+    return get
+
+
+def _dict_getter(records: list[dict[str, Any]]) -> Getter:
+    def get(key: str) -> list[Any] | None:
+        values = [r.get(key) for r in records]
+        if values.count(None) == len(values) and not any(key in r for r in records):
+            return None
+        return values
+
+    return get
+
+
+def _parse_json(raw: bytes | bytearray | memoryview, where: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise SchemaError(f"cannot parse {where} as JSON: {exc}") from None
 
 
-def _large_json(data: Any) -> bool:
-    """Whether ``data`` is JSON bytes or a file big enough for the DuckDB path to pay off."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        size = len(data)
-    elif isinstance(data, (str, os.PathLike)):
-        try:
-            size = os.path.getsize(data)
-        except OSError:
-            return False  # the exact path raises the error
-    else:
-        return False
-    return size >= FAST_PATH_BYTES
+def _decode(
+    raw: bytes | bytearray | memoryview, where: str, links: bool, problems: _Problems
+) -> tuple[Getter, int]:
+    """Return the field getter and record count of JSON ``raw``: typed decode, else orjson's."""
+    try:
+        top = _decoder(links).decode(raw)
+    except msgspec.DecodeError:  # a value no rule accepts, or not JSON: the problem-collecting pass
+        return _records(_parse_json(raw, where), problems)
+    structs: list[Any] = top if isinstance(top, list) else top.records
+    return _struct_getter(structs), len(structs)
 
 
-def _records(data: Any) -> list[Any]:
-    """Return the list of download objects held by ``data`` (list, wrapper dict, path, bytes)."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        data = _parse_json(bytes(data), "the bytes given")
-    elif isinstance(data, (str, os.PathLike)):
-        path = os.fspath(data)
-        with open(path, "rb") as fh:
-            data = _parse_json(fh.read(), path)
-    if isinstance(data, list):
-        return data
+def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
+    """Return the field getter and record count of parsed ``data`` (a list or a wrapper)."""
     if isinstance(data, dict) and isinstance(data.get("records"), list):
-        return cast(list[Any], data["records"])
-    if isinstance(data, dict):
-        found = f"an object with keys {sorted(data)[:8]}"
-        if "records" in data:
-            found = f"an object whose 'records' is {_type_name(data['records'])}"
-    else:
-        found = _type_name(data)
-    problems = _Problems()
-    problems.add(None, "", found, "expected a list of downloads or an object with a 'records' list")
-    problems.raise_if_any("the input")
-    raise AssertionError("unreachable")
+        data = data["records"]
+    if not isinstance(data, list):
+        if isinstance(data, dict):
+            found = f"an object with keys {sorted(data)[:8]}"
+            if "records" in data:
+                found = f"an object whose 'records' is {_type_name(data['records'])}"
+        else:
+            found = _type_name(data)
+        problems.add(
+            None, "", found, "expected a list of downloads or an object with a 'records' list"
+        )
+        problems.raise_if_any()
+    records = cast(list[Any], data)
+    if not _types(records) <= {dict}:
+        for i, r in enumerate(records):
+            if type(r) is not dict:
+                problems.add(i, "", r, "expected a download object")
+                problems.skip.add(i)
+        records = [r if type(r) is dict else {} for r in records]
+    return _dict_getter(records), len(records)
+
+
+def _read(data: Any, links: bool, problems: _Problems) -> tuple[Getter, int]:
+    """Return the field getter and record count of any accepted input (see downloads_frame)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return _decode(data, "the bytes given", links, problems)
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if isinstance(data, str) and data.lstrip()[:1] in ("[", "{") and not os.path.exists(path):
+            raise SchemaError(
+                f"data is a string that looks like JSON text, not a file name: {_short(data)}; "
+                "pass JSON text as bytes (text.encode()) or parsed (json.loads(text))"
+            )
+        with open(path, "rb") as fh:  # the very file named: no glob, no pattern
+            raw = fh.read()
+        return _decode(raw, path, links, problems)
+    return _records(data, problems)
 
 
 # ---------------------------------------------------------------------------- fields
 
 
-def _field(records: Sequence[dict[str, Any]], key: str) -> list[Any]:
-    return [r.get(key) for r in records]
-
-
-def _field_or_missing(records: Sequence[dict[str, Any]], key: str) -> list[Any] | None:
-    """Return the values of ``key``, or None when no record has the key at all."""
-    values = _field(records, key)
-    if values.count(None) == len(values) and not any(key in r for r in records):
-        return None
-    return values
-
-
 def _coalesce(
-    records: Sequence[dict[str, Any]], primary: str, fallback: str, *, optional: bool
+    get: Getter, primary: str, fallback: str, n: int, *, optional: bool
 ) -> tuple[list[Any], Fields] | None:
     """Values of ``primary``, with ``fallback`` where primary is missing or null.
 
     Returns the values and the field each came from (for error messages); None when
     ``optional`` and no record carries either key.
     """
-    n = len(records)
-    first = _field(records, primary)
+    first, second = get(primary), get(fallback)
+    if first is None and second is None:
+        return None if optional else ([None] * n, primary)
+    if second is None:
+        return cast(list[Any], first), primary
+    if first is None:
+        return second, fallback
     nulls = first.count(None)
-    if nulls == 0 and n:
+    if nulls == 0:
         return first, primary
-    second = _field(records, fallback)
     if nulls == n:
-        absent = optional and second.count(None) == n
-        if absent and not any(primary in r or fallback in r for r in records):
-            return None
         return second, fallback
     merged = [a if a is not None else b for a, b in zip(first, second, strict=True)]
     return merged, [primary if a is not None else fallback for a in first]
@@ -214,32 +311,31 @@ def _types(values: list[Any]) -> set[type]:
 # ---------------------------------------------------------------------------- converters
 
 
-def _ids(
-    records: Sequence[dict[str, Any]], problems: _Problems
-) -> pd.api.extensions.ExtensionArray:
-    values = _field(records, "id")
+def _ids(get: Getter, n: int, problems: _Problems) -> pd.api.extensions.ExtensionArray:
+    values = get(_ID) or [None] * n
     if _types(values) - {str} or "" in values:
-        values = [_id(v, records[i], i, problems) for i, v in enumerate(values)]
+        alts = get(_ALT_ID) or [None] * n
+        pairs = enumerate(zip(values, alts, strict=True))
+        values = [_id(v, alt, i, problems) for i, (v, alt) in pairs]
     return _strings(values)
 
 
-def _id(value: Any, record: dict[str, Any], i: int, problems: _Problems) -> str | None:
+def _id(value: Any, alt: Any, i: int, problems: _Problems) -> str | None:
     if type(value) is str and value:
         return value
     if type(value) is int:
         return str(value)
     if value is None or value == "":
-        alt = record.get("_id")
         if type(alt) is str and alt:
             return alt
         if type(alt) is int:
             return str(alt)
         if alt is None or alt == "":
-            problems.add(i, "id", value, "missing or empty id, and no _id")
+            problems.add(i, _ID, value, f"expected an id (or an {_ALT_ID})")
         else:
-            problems.add(i, "_id", alt, f"expected a string or integer id, got {_type_name(alt)}")
+            problems.add(i, _ALT_ID, alt, "expected a string or integer id")
         return None
-    problems.add(i, "id", value, f"expected a string or integer id, got {_type_name(value)}")
+    problems.add(i, _ID, value, "expected a string or integer id")
     return None
 
 
@@ -271,7 +367,7 @@ def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.ArrowStringArray(array)
 
 
-def _text(values: list[Any], field: str, problems: _Problems, *, ints_ok: bool) -> list[Any]:
+def _text(values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bool) -> list[Any]:
     allowed = {str, type(None), int} if ints_ok else {str, type(None)}
     if _types(values) <= allowed:
         return [str(v) if type(v) is int else v for v in values] if ints_ok else values
@@ -283,7 +379,7 @@ def _text(values: list[Any], field: str, problems: _Problems, *, ints_ok: bool) 
             out.append(str(v))
         else:
             kind = "a string or integer" if ints_ok else "a string"
-            problems.add(i, field, v, f"expected {kind}, got {_type_name(v)}")
+            problems.add(i, _at(fields, i), v, f"expected {kind}")
             out.append(None)
     return out
 
@@ -342,9 +438,7 @@ def _categories(
         for i, v in enumerate(values):
             if v in bad:
                 shown = v.value if isinstance(v, _Unhashable) else v
-                problems.add(
-                    i, _at(fields, i), shown, f"expected a string, got {_type_name(shown)}"
-                )
+                problems.add(i, _at(fields, i), shown, "expected a string")
     labels = [_label(raw, aliases) if type(raw) is str else None for raw in uniques]
     cat_dtype, label_codes, unknown = _category_codes(labels, name)
     code = dict(zip(uniques, label_codes.tolist(), strict=True))
@@ -362,7 +456,7 @@ class _Unhashable:
 def _int_value(v: Any) -> int:
     """Return ``v`` as a non-negative int64, or raise ValueError with the reason."""
     if type(v) is bool:
-        raise ValueError("expected an integer, got a boolean")
+        raise ValueError("expected an integer")
     if type(v) is int:
         n = v
     elif type(v) is float:
@@ -372,18 +466,18 @@ def _int_value(v: Any) -> int:
     elif type(v) is str:
         text = v.strip()
         if not _INT_STRING.fullmatch(text):
-            raise ValueError("expected an integer or an integer string")
+            raise ValueError("expected an integer")
         n = int(text)
     else:
-        raise ValueError(f"expected an integer, got {_type_name(v)}")
+        raise ValueError("expected an integer")
     if n < 0:
-        raise ValueError("negative")
+        raise ValueError("expected a non-negative integer")
     if n > _INT64_MAX:
-        raise ValueError("too large for a 64-bit integer")
+        raise ValueError("expected an integer below 2**63 (64-bit)")
     return n
 
 
-def _integers(values: list[Any], field: str, problems: _Problems) -> pd.arrays.IntegerArray:
+def _integers(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.IntegerArray:
     n = len(values)
     kinds = _types(values)
     if kinds <= {int}:
@@ -402,13 +496,13 @@ def _integers(values: list[Any], field: str, problems: _Problems) -> pd.arrays.I
         try:
             data[i] = _int_value(v)
         except ValueError as exc:
-            problems.add(i, field, v, str(exc))
+            problems.add(i, _at(fields, i), v, str(exc))
         else:
             mask[i] = False
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _floats(values: list[Any], field: str, problems: _Problems) -> pd.arrays.FloatingArray:
+def _floats(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.FloatingArray:
     n = len(values)
     data = np.zeros(n, dtype=np.float64)
     mask = np.ones(n, dtype=bool)
@@ -426,10 +520,10 @@ def _floats(values: list[Any], field: str, problems: _Problems) -> pd.arrays.Flo
                 raise ValueError
             number = float(v)
         except (ValueError, OverflowError):
-            problems.add(i, field, v, "expected a number")
+            problems.add(i, _at(fields, i), v, "expected a number")
             continue
         if not math.isfinite(number):
-            problems.add(i, field, v, "expected a finite number")
+            problems.add(i, _at(fields, i), v, "expected a finite number")
             continue
         data[i], mask[i] = number, False
     return pd.arrays.FloatingArray(data, mask)
@@ -488,22 +582,20 @@ def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.ar
             if v is None or type(v) is str:
                 cleaned.append(v)
             else:
-                problems.add(
-                    i, _at(fields, i), v, f"expected an ISO-8601 string, got {_type_name(v)}"
-                )
+                problems.add(i, _at(fields, i), v, "expected an ISO-8601 string")
                 cleaned.append(None)
         values = cleaned
     parsed, failed = _parse_timestamps(pa.array(values, type=pa.string()))
     for k in np.flatnonzero(failed).tolist():
-        problems.add(k, _at(fields, k), values[k], "not an ISO-8601 timestamp")
+        problems.add(k, _at(fields, k), values[k], "expected an ISO-8601 timestamp")
     return parsed
 
 
 def _result_lists(
-    records: Sequence[dict[str, Any]], problems: _Problems
+    get: Getter, n: int, problems: _Problems
 ) -> tuple[list[Any], np.ndarray[Any, np.dtype[np.int64]]]:
     """Return each download's results as a list (missing/null/bad -> []) and their lengths."""
-    lists = _field(records, "results")
+    lists = get(_RESULTS) or [None] * n
     if not _types(lists) <= {list}:
         fixed: list[Any] = []
         for i, v in enumerate(lists):
@@ -511,7 +603,7 @@ def _result_lists(
                 fixed.append(v)
             else:
                 if v is not None:
-                    problems.add(i, "results", v, f"expected a list, got {_type_name(v)}")
+                    problems.add(i, _RESULTS, v, "expected a list")
                 fixed.append([])
         lists = fixed
     lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
@@ -523,8 +615,12 @@ def _urls(
 ) -> pd.api.extensions.ExtensionArray:
     """Flatten the results into one URL per row; a download without results gives one None."""
     flat = [u for lst in lists for u in (lst or _NO_RESULT)]
+    kinds = _types(flat)
+    if _Url in kinds:  # the seed page's shape, decoded: {"url": ...} objects
+        flat = [u.url if type(u) is _Url else u for u in flat]
+        kinds = _types(flat)
     empty = int((lengths == 0).sum())
-    if not _types(flat) <= {str, type(None)} or flat.count(None) != empty or "" in flat:
+    if not kinds <= {str, type(None)} or flat.count(None) != empty or "" in flat:
         rows = np.maximum(lengths, 1)
         starts = np.cumsum(rows) - rows
         owner = np.repeat(np.arange(len(lists)), rows)
@@ -534,7 +630,7 @@ def _urls(
             if u is None and lengths[owner[k]] == 0:
                 continue
             i = int(owner[k])
-            where = f"results[{k - starts[i]}]"
+            where = f"{_RESULTS}[{k - starts[i]}]"
             if isinstance(u, dict) and type(u.get("url")) is str and u["url"]:
                 flat[k] = u["url"]
                 continue
@@ -546,139 +642,187 @@ def _urls(
 # ---------------------------------------------------------------------------- the frame
 
 
-def _build(records: list[Any], per: Per) -> tuple[pd.DataFrame, list[str]]:
-    n = len(records)
+class _Built(NamedTuple):
+    """The per-download columns of an input, with each download's result count and links."""
+
+    cols: dict[str, Any]
+    lengths: np.ndarray[Any, np.dtype[np.int64]]
+    #: One link per result file and one None per download without results; None if not read.
+    urls: pd.api.extensions.ExtensionArray | None
+    notes: list[str]
+
+
+def _convert(
+    c: Column, values: list[Any], fields: Fields, problems: _Problems, unknown: dict[str, int]
+) -> Any:
+    """Return column ``c`` from its source values, as its schema dtype says."""
+    if c.is_category:
+        aliases = _STATUS_ALIASES if c.name == "status" else None
+        categorical, counts = _categories(values, c.name, fields, problems, aliases)
+        if c.name == "status":
+            unknown.update(counts)
+        return categorical
+    if c.dtype == TIMESTAMP:
+        return _timestamps(values, fields, problems)
+    if isinstance(c.dtype, pd.Int64Dtype):
+        return _integers(values, fields, problems)
+    if isinstance(c.dtype, pd.Float64Dtype):
+        return _floats(values, fields, problems)
+    return _strings(_text(values, fields, problems, ints_ok=c.integers_as_text))
+
+
+def _build(data: Any, links: bool) -> _Built:
+    """Read ``data`` and build every per-download column from it (links too if ``links``)."""
     problems = _Problems()
-    if not _types(records) <= {dict}:
-        for i, r in enumerate(records):
-            if type(r) is not dict:
-                problems.add(i, "", r, f"expected a download object, got {_type_name(r)}")
-                problems.skip.add(i)
-        records = [r if type(r) is dict else {} for r in records]
-
-    cols: dict[str, Any] = {}
-    cols["id"] = _ids(records, problems)
-    status, unknown = _categories(
-        _field(records, "status"), "status", "status", problems, _STATUS_ALIASES
-    )
-    cols["status"] = status
-    cols["num_records"] = _integers(_field(records, "num_records"), "num_records", problems)
-    created = _coalesce(records, "created_at", "date_started", optional=False)
-    assert created is not None
-    cols["created_at"] = _timestamps(*created, problems)
-    lists, lengths = _result_lists(records, problems)
-
-    optional: dict[str, Any] = {}
-    updated = _coalesce(records, "updated_at", "date_updated", optional=True)
-    if updated is not None:
-        optional["updated_at"] = _timestamps(*updated, problems)
-    simple: dict[str, Callable[[list[Any], str], Any]] = {
-        "num_downloaded": lambda v, f: _integers(v, f, problems),
-        "data_type": lambda v, f: _categories(v, f, f, problems)[0],
-        "format": lambda v, f: _categories(v, f, f, problems)[0],
-        "total_cost": lambda v, f: _floats(v, f, problems),
-        "query": lambda v, f: _strings(_text(v, f, problems, ints_ok=False)),
-    }
-    for name, convert in simple.items():
-        values = _field_or_missing(records, name)
-        if values is not None:
-            optional[name] = convert(values, name)
-    users = _coalesce(records, "user_id", "user", optional=True)
-    if users is not None:
-        values, _ = users
-        optional["user_id"] = _strings(_text(values, "user_id", problems, ints_ok=True))
-
-    urls = _urls(lists, lengths, problems) if per == "result" else None
-    problems.raise_if_any(f"{n} downloads")
-    return _assemble(per, cols, optional, lengths, urls), _status_notes(unknown)
+    get, n = _read(data, links, problems)
+    cols: dict[str, Any] = {"id": _ids(get, n, problems)}
+    unknown: dict[str, int] = {}
+    lists, lengths = _result_lists(get, n, problems)
+    for c in COLUMNS:
+        if not c.source or c.name in cols or c.source[0] == _RESULTS:
+            continue
+        if len(c.source) == 2:
+            found = _coalesce(get, *c.source, n, optional=c.optional)
+        else:
+            values = get(c.source[0])
+            found = None if values is None and c.optional else (values or [None] * n, c.name)
+        if found is not None:
+            cols[c.name] = _convert(c, *found, problems, unknown)
+    urls = _urls(lists, lengths, problems) if links else None
+    problems.raise_if_any()
+    return _Built(cols, lengths, urls, _status_notes(unknown))
 
 
 def _status_notes(unknown: dict[str, int]) -> list[str]:
     return [
-        f"unknown status {label!r} on {count} download{'s' if count != 1 else ''}; kept as "
+        f"unknown status {label!r} on {count(n, 'download')}; kept as "
         f"an extra category after {', '.join(STATUSES)}"
-        for label, count in unknown.items()
+        for label, n in unknown.items()
     ]
 
 
-def _assemble(
-    per: Per,
-    cols: dict[str, Any],
-    optional: dict[str, Any],
-    lengths: np.ndarray[Any, np.dtype[np.int64]],
-    urls: pd.api.extensions.ExtensionArray | None,
-) -> pd.DataFrame:
-    """Return the frame from per-download columns; per result, repeat them once per file.
-
-    ``urls`` holds one entry per result file, and one missing value for each download
-    without results, in download order.
-    """
+def _assemble(per: Per, built: _Built) -> pd.DataFrame:
+    """Return the frame of ``per`` from the per-download columns; per result, repeat them."""
+    cols, lengths = built.cols, built.lengths
     if per == "download":
-        cols = {**cols, "n_results": lengths, **optional}
+        cols = {**cols, "num_results": lengths}
     else:
         n = len(lengths)
         rows = np.maximum(lengths, 1)
         if n and (rows != 1).any():
             take = np.repeat(np.arange(n), rows)
             cols = {k: v.take(take) for k, v in cols.items()}
-            optional = {k: v.take(take) for k, v in optional.items()}
         total = int(rows.sum())
         starts = np.repeat(np.cumsum(rows) - rows, rows)
         position = np.arange(total, dtype=np.int64) - starts
-        cols["result_index"] = pd.arrays.IntegerArray(position, np.repeat(lengths == 0, rows))
-        cols["url"] = urls
-        cols.update(optional)
-    order = [c.name for c in columns(per, optional=optional)]
+        cols = {
+            **cols,
+            "result_index": pd.arrays.IntegerArray(position, np.repeat(lengths == 0, rows)),
+            "url": built.urls,
+        }
+    present = [name for name in cols if column(name).optional]
+    order = [c.name for c in columns(per, optional=present)]
     frame: pd.DataFrame = pd.DataFrame({name: cols[name] for name in order}, copy=False)
     return frame
 
 
+def _check_per(per: Any) -> None:
+    if per not in ("result", "download"):
+        raise ValueError(f"per must be 'result' or 'download', not {per!r}")
+
+
+def _input(data: Any, client: Client | None) -> tuple[Any, str]:
+    """Return the input to read and where it comes from; no ``data``: the live list, fetched.
+
+    The one place where shaping reaches for the network: with no ``data``, ``GET /downloads``
+    with ``client`` (default: a ``Client()`` configured from the environment), its body kept
+    as bytes for the typed decode.
+    """
+    if data is not None:
+        if client is not None:
+            raise TypeError("pass either data or client=, not both")
+        if isinstance(data, (str, os.PathLike)):
+            return data, f"file {os.fsdecode(data)}"
+        return data, "downloads given"
+    if client is not None:
+        return client.downloads_json(), f"live API ({client.base_url})"
+    from dfkit.client import Client
+
+    with Client() as own:
+        return own.downloads_json(), f"live API ({own.base_url})"
+
+
+def _warn(notes: list[str]) -> None:
+    for note in notes:
+        warnings.warn(note, DfkitWarning, stacklevel=3)
+
+
 def downloads_frame(
-    data: Any = None, *, per: Per = "result", client: Client | None = None
+    data: Any = None, *, per: Per = "download", client: Client | None = None
 ) -> pd.DataFrame:
-    """Return the downloads as a DataFrame: one row per result file, or per download.
+    """Return the downloads as a DataFrame: one row per download, or per result file.
 
-    ``data`` is a list of download objects, an object wrapping them under ``"records"``, a
-    path to a JSON file holding either, or JSON ``bytes``. With no ``data`` the live list is
-    fetched with ``client`` (default: a ``Client()`` configured from the environment).
+    ``data`` is a list of download objects, an object wrapping them under ``"records"``, JSON
+    ``bytes`` holding either, or the path of a JSON file holding either (a ``str`` or
+    ``os.PathLike``, read as that very file: ``[``, ``*`` or ``?`` in its name are no
+    pattern). A ``str`` that names no file but starts with ``[`` or ``{`` is refused with a
+    ``SchemaError`` saying how to pass JSON text (as bytes), since a string is a path here.
+    With no ``data``, the live list is fetched with ``client`` (default: a ``Client()``
+    configured from the environment) and its body decoded as it came.
 
-    Columns follow :mod:`dfkit.schema`; every bad value is reported in one ``SchemaError``.
+    ``per="download"`` (the default) gives one row per download, so sums such as
+    ``df.num_records.sum()`` count each download once; ``per="result"`` gives the file-level
+    table: one row per result file with its ``url``, the download's columns repeated on each
+    of its files' rows (a download without files keeps one row).
+
+    Columns follow :mod:`dfkit.schema`. Every bad value is reported in one ``SchemaError``
+    whose first line is the first of them and whose ``.problems`` lists all.
 
     >>> df = downloads_frame([
     ...     {"id": 1, "status": "running", "num_records": "42",
     ...      "date_started": "2025-03-17T20:03:55.926Z", "results": ["https://a/1.csv", "https://a/2.csv"]},
     ...     {"id": "b", "status": "queued", "num_records": 7, "created_at": "2025-03-18 09:00:00"},
     ... ])
-    >>> df[["id", "status", "num_records", "result_index"]]
-      id       status  num_records  result_index
-    0  1  in_progress           42             0
-    1  1  in_progress           42             1
-    2  b       queued            7          <NA>
-    >>> downloads_frame({"records": []}, per="download").dtypes.to_dict()["created_at"]
-    datetime64[us, UTC]
+    >>> df[["id", "status", "num_records", "num_results"]]
+      id       status  num_records  num_results
+    0  1  in_progress           42            2
+    1  b       queued            7            0
+    >>> downloads_frame(b'[{"id": 1, "results": [{"url": "https://a/1.csv"}]}]', per="result")[
+    ...     ["id", "result_index", "url"]]
+      id  result_index              url
+    0  1             0  https://a/1.csv
     """
-    if per not in ("result", "download"):
-        raise ValueError(f"per must be 'result' or 'download', not {per!r}")
-    if data is None:
-        from dfkit.client import Client
-
-        if client is not None:
-            data = client.downloads()
-        else:
-            with Client() as own:
-                data = own.downloads()
-    elif client is not None:
-        raise TypeError("pass either data or client=, not both")
-    fast = None
-    if _large_json(data):
-        from dfkit import _frame_duckdb
-
-        fast = _frame_duckdb.read(data, per)
-    if fast is not None:
-        frame, notes = fast
-    else:
-        with _gc_paused():
-            frame, notes = _build(_records(data), per)
-    for note in notes:
-        warnings.warn(note, DfkitWarning, stacklevel=2)
+    _check_per(per)
+    data, _ = _input(data, client)
+    with _gc_paused():
+        built = _build(data, links=per == "result")
+        frame = _assemble(per, built)
+    _warn(built.notes)
     return frame
+
+
+class DownloadsFrames(NamedTuple):
+    """Both frames of one input, built from one decode, and where the input came from."""
+
+    per_download: pd.DataFrame
+    per_result: pd.DataFrame
+    #: ``"file PATH"``, ``"live API (URL)"`` or ``"downloads given"``.
+    source: str
+
+
+def downloads_frames(data: Any = None, *, client: Client | None = None) -> DownloadsFrames:
+    """Return the frame per download and the frame per result file of ``data``, decoded once.
+
+    ``data`` and ``client`` are :func:`downloads_frame`'s. Quicker than two calls when both
+    frames are wanted (the report does): the input is read and decoded once.
+
+    >>> frames = downloads_frames([{"id": "a", "results": ["u1", "u2"]}, {"id": "b"}])
+    >>> len(frames.per_download), len(frames.per_result), frames.source
+    (2, 3, 'downloads given')
+    """
+    data, source = _input(data, client)
+    with _gc_paused():
+        built = _build(data, links=True)
+        frames = DownloadsFrames(_assemble("download", built), _assemble("result", built), source)
+    _warn(built.notes)
+    return frames

@@ -7,7 +7,7 @@ What a warehouse (BigQuery, Snowflake, Redshift, DuckDB, Spark) gets:
   (never nanoseconds, never INT96), categories such as ``status`` as plain strings, nullable
   integers as ``INT64`` with nulls; an empty frame still carries every column's type;
 - under the key-value metadata key ``dfkit``, a JSON object with dfkit's ``version``, the
-  ``grain`` (``result`` or ``download``), ``written_at`` and each category column's
+  ``per`` (``result`` or ``download``), ``written_at`` and each category column's
   ``categories`` (so ``read_parquet`` restores them, unused ones and their order included);
 - with ``partition_by``, a hive-style dataset directory (``status=completed/part-0.parquet``),
   its full schema and metadata in ``_common_metadata`` (read even when no row was written).
@@ -41,7 +41,7 @@ import pyarrow as pa
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit._version import __version__
 from dfkit.errors import ExportError
-from dfkit.schema import COLUMNS, Column, grain
+from dfkit.schema import COLUMN_BY_NAME, Column, frame_per
 
 __all__ = ["METADATA_KEY", "read_parquet", "to_parquet"]
 
@@ -54,8 +54,6 @@ ROW_ORDER = "_dfkit_row"
 #: Where a dataset keeps its full schema (partition columns included) and metadata.
 COMMON_METADATA = "_common_metadata"
 _FORMAT = 1  # bumped when the layout changes in a way an older read_parquet cannot read
-
-_SCHEMA = {c.name: c for c in COLUMNS}
 
 
 # ---------------------------------------------------------------------------- writing
@@ -83,7 +81,7 @@ def _partition_columns(df: pd.DataFrame, partition_by: str | Sequence[str] | Non
 def _created_month(created: pd.Series) -> pd.Series:
     if isinstance(created.dtype, pd.DatetimeTZDtype):
         created = created.dt.tz_convert("UTC")
-    months: pd.Series = created.dt.strftime("%Y-%m").astype(_SCHEMA["id"].dtype)
+    months: pd.Series = created.dt.strftime("%Y-%m").astype(COLUMN_BY_NAME["id"].dtype)
     return months
 
 
@@ -129,7 +127,9 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise ExportError(f"the frame cannot be converted to Arrow: {exc}") from None
     arrays = [
-        _arrow_array(name, raw.column(name), _SCHEMA.get(name) if name not in derived else None)
+        _arrow_array(
+            name, raw.column(name), COLUMN_BY_NAME.get(name) if name not in derived else None
+        )
         for name in raw.column_names
     ]
     categories: dict[str, list[Any]] = {}
@@ -145,7 +145,7 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
     meta = {
         "version": __version__,
         "format": _FORMAT,
-        "grain": grain(df),
+        "per": frame_per(df),
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "categories": categories,
         "ordered": ordered,
@@ -364,9 +364,11 @@ def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     drop = {*(meta.get("derived") or []), meta.get("row_order") or ROW_ORDER}
     names = [n for n in table.column_names if n not in drop]
-    known = [n for n in names if n in _SCHEMA]
-    unknown = [n for n in names if n not in _SCHEMA]
-    columns: dict[str, Any] = {n: _to_pandas(n, table.column(n), _SCHEMA[n], meta) for n in known}
+    known = [n for n in names if n in COLUMN_BY_NAME]
+    unknown = [n for n in names if n not in COLUMN_BY_NAME]
+    columns: dict[str, Any] = {
+        n: _to_pandas(n, table.column(n), COLUMN_BY_NAME[n], meta) for n in known
+    }
     if unknown:
         others = table.select(unknown).to_pandas()
         categories = meta.get("categories", {})

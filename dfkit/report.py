@@ -38,7 +38,7 @@ import pandas as pd
 
 from dfkit._atomic import atomic_file
 from dfkit.analysis import FREQS, records_over_time, status_counts, summary
-from dfkit.frame import downloads_frame
+from dfkit.frame import downloads_frames
 from dfkit.parquet import to_parquet
 from dfkit.plots import plot_records_over_time, plot_status_counts, status_color
 
@@ -260,23 +260,9 @@ def build_report(
     ('month', ('Downloads', '200'))
     """
     period = _noun(freq)
-    if data is None:
-        if client is None:
-            from dfkit.client import Client
-
-            with Client() as own:
-                data = own.downloads()
-                base = own.base_url
-        else:
-            data = client.downloads()
-            base = client.base_url
-        source = source or f"live API ({base})"
-    elif isinstance(data, (str, os.PathLike)):
-        source = source or f"file {os.fspath(data)}"
-        data = Path(data).read_bytes()
-    source = source or "downloads given"
-    per_download = downloads_frame(data, per="download")
-    per_result = downloads_frame(data, per="result")
+    frames = downloads_frames(data, client=client)  # one decode for both frames
+    source = source or frames.source
+    per_download, per_result = frames.per_download, frames.per_result
     report = Report(
         source=source,
         freq=freq,

@@ -4,15 +4,16 @@ Everything that builds, writes, reads, documents or tests a downloads frame read
 definitions; no other module spells a column's dtype.
 
 >>> [c.name for c in columns("download")][:5]
-['id', 'status', 'num_records', 'created_at', 'n_results']
+['id', 'status', 'num_records', 'created_at', 'num_results']
 >>> dtype("num_records")
 Int64Dtype()
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 import pandas as pd
@@ -20,8 +21,12 @@ import pyarrow as pa
 
 __all__ = [
     "COLUMNS",
+    "COLUMN_BY_NAME",
+    "CORE_COLUMNS",
     "DATA_TYPES",
+    "DATA_TYPE_ENDPOINTS",
     "FORMATS",
+    "ROW_LABELS",
     "STATUSES",
     "Column",
     "Per",
@@ -30,16 +35,30 @@ __all__ = [
     "columns",
     "dtype",
     "empty_frame",
-    "grain",
+    "frame_per",
     "schema_markdown",
 ]
 
+#: Which rows a downloads frame has: ``"download"`` (the default everywhere: one row per
+#: download, so sums count each download once) or ``"result"`` (the file-level table: one row
+#: per result file, the download's columns repeated on each; a download without files keeps
+#: one row).
 Per = Literal["result", "download"]
+#: What the rows of each kind of frame are, in the words messages and labels use.
+ROW_LABELS: dict[str, str] = {
+    "download": "one row per download",
+    "result": "one row per result file (downloads without files keep one row)",
+}
 
 #: The four statuses, in lifecycle order. ``running`` and ``started`` are read as ``in_progress``.
 STATUSES: tuple[str, ...] = ("queued", "in_progress", "completed", "cancelled")
+#: The API's data types, each with the plural its search endpoint is named by
+#: (``POST /businesses/search``).
+DATA_TYPE_ENDPOINTS: Mapping[str, str] = MappingProxyType(
+    {"business": "businesses", "product": "products", "property": "properties", "people": "people"}
+)
 #: Known ``data_type`` values; unknown ones are appended in alphabetical order.
-DATA_TYPES: tuple[str, ...] = ("business", "product", "property", "people")
+DATA_TYPES: tuple[str, ...] = tuple(DATA_TYPE_ENDPOINTS)
 #: Known ``format`` values (lower-cased); unknown ones are appended in alphabetical order.
 FORMATS: tuple[str, ...] = ("csv", "json")
 
@@ -57,12 +76,14 @@ class Column:
     dtype: Any
     arrow_type: pa.DataType
     description: str
-    #: Which frames carry it: ``"both"``, ``"result"`` or ``"download"``.
-    grain: Literal["both", "result", "download"] = "both"
+    #: Which frames carry it: ``"both"``, ``"result"`` or ``"download"`` (see ``Per``).
+    per: Literal["both", "result", "download"] = "both"
     #: Optional columns exist only when some input record carries their field.
     optional: bool = False
     #: Where the value comes from in a download object (in order of precedence).
     source: tuple[str, ...] = ()
+    #: A string column that also takes integers from the API (written as their digits).
+    integers_as_text: bool = False
 
     @property
     def is_category(self) -> bool:
@@ -82,7 +103,12 @@ def _cat(values: Sequence[str]) -> pd.CategoricalDtype:
 #: Every column, in frame order: the core columns first, then the optional ones.
 COLUMNS: tuple[Column, ...] = (
     Column(
-        "id", STRING, pa.string(), "Download id (integer ids become strings).", source=("id", "_id")
+        "id",
+        STRING,
+        pa.string(),
+        "Download id (integer ids become strings).",
+        source=("id", "_id"),
+        integers_as_text=True,
     ),
     Column(
         "status",
@@ -106,22 +132,22 @@ COLUMNS: tuple[Column, ...] = (
         pd.Int64Dtype(),
         pa.int64(),
         "0-based position of the file in results; missing for a download without results.",
-        grain="result",
+        per="result",
     ),
     Column(
         "url",
         STRING,
         pa.string(),
         "Result file link (pre-signed; expires).",
-        grain="result",
+        per="result",
         source=("results",),
     ),
     Column(
-        "n_results",
+        "num_results",
         pd.api.types.pandas_dtype("int64"),
         pa.int64(),
         "Number of result files.",
-        grain="download",
+        per="download",
     ),
     Column(
         "updated_at",
@@ -172,21 +198,30 @@ COLUMNS: tuple[Column, ...] = (
         source=("query",),
     ),
     Column(
-        "user_id", STRING, pa.string(), "Owning user id.", optional=True, source=("user_id", "user")
+        "user_id",
+        STRING,
+        pa.string(),
+        "Owning user id (integer ids become strings).",
+        optional=True,
+        source=("user_id", "user"),
+        integers_as_text=True,
     ),
 )
 
-_BY_NAME = {c.name: c for c in COLUMNS}
+#: Each column by name: the one name-to-column lookup (read-only).
+COLUMN_BY_NAME: Mapping[str, Column] = MappingProxyType({c.name: c for c in COLUMNS})
+#: The columns every downloads frame has, whichever rows it has.
+CORE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.per == "both" and not c.optional)
 
 
 def column(name: str) -> Column:
     """Return the definition of the column called ``name``.
 
-    >>> column("url").grain
+    >>> column("url").per
     'result'
     """
     try:
-        return _BY_NAME[name]
+        return COLUMN_BY_NAME[name]
     except KeyError:
         raise KeyError(f"{name!r} is not a downloads-frame column") from None
 
@@ -225,27 +260,29 @@ def columns(per: Per, optional: Iterable[str] | None = None) -> list[Column]:
     return [
         c
         for c in COLUMNS
-        if c.grain in ("both", per) and (not c.optional or wanted is None or c.name in wanted)
+        if c.per in ("both", per) and (not c.optional or wanted is None or c.name in wanted)
     ]
 
 
-def grain(df: pd.DataFrame) -> Per | None:
+def frame_per(df: pd.DataFrame) -> Per | None:
     """Return which kind of downloads frame ``df`` is, from its columns (None: neither).
 
-    >>> grain(empty_frame("download")), grain(empty_frame("result")), grain(pd.DataFrame())
-    ('download', 'result', None)
+    >>> frame_per(empty_frame("download")), frame_per(empty_frame("result"))
+    ('download', 'result')
+    >>> frame_per(pd.DataFrame()) is None
+    True
     """
-    if "n_results" in df.columns:
+    if "num_results" in df.columns:
         return "download"
     if "result_index" in df.columns or "url" in df.columns:
         return "result"
     return None
 
 
-def empty_frame(per: Per = "result") -> pd.DataFrame:
+def empty_frame(per: Per = "download") -> pd.DataFrame:
     """Return an empty downloads frame with every core column and its dtype.
 
-    >>> empty_frame("download").dtypes["n_results"]
+    >>> empty_frame("download").dtypes["num_results"]
     dtype('int64')
     """
     frame: pd.DataFrame = pd.DataFrame(
@@ -283,7 +320,7 @@ def schema_markdown() -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in COLUMNS:
-        frames = {"both": "both", "result": "per result", "download": "per download"}[c.grain]
+        frames = {"both": "both", "result": "per result", "download": "per download"}[c.per]
         if c.optional:
             frames += ", optional"
         source = " / ".join(f"`{s}`" for s in c.source) or "derived"

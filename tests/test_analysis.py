@@ -1,4 +1,4 @@
-"""status_counts, records_over_time, downloads_over_time and summary: both grains, every freq."""
+"""status_counts, records_over_time, downloads_over_time, summary: both kinds of frame."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def test_status_counts_plain_string_status_column(frame: pd.DataFrame) -> None:
     pd.testing.assert_series_equal(status_counts(plain), status_counts(frame))
 
 
-def test_status_counts_grains_agree(sample: dict[str, pd.DataFrame]) -> None:
+def test_status_counts_per_download_and_per_result_agree(sample: dict[str, pd.DataFrame]) -> None:
     pd.testing.assert_series_equal(
         status_counts(sample["result"]), status_counts(sample["download"])
     )
@@ -355,10 +355,10 @@ def test_summary(frame: pd.DataFrame) -> None:
     assert s["median_completion_time"] == pd.Timedelta(minutes=10)
 
 
-def test_summary_grains_agree(sample: dict[str, pd.DataFrame]) -> None:
+def test_summary_per_download_and_per_result_agree(sample: dict[str, pd.DataFrame]) -> None:
     pd.testing.assert_series_equal(summary(sample["result"]), summary(sample["download"]))
     s = summary(sample["download"])
-    assert s["result_files"] == sample["download"]["n_results"].sum()
+    assert s["result_files"] == sample["download"]["num_results"].sum()
     assert s["downloads"] == len(sample["download"])
 
 

@@ -360,12 +360,27 @@ def test_export_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     bad.write_text('[{"id": 1, "status": "completed", "num_records": "many"}, {"id": 2}')
     assert main(["export", str(bad), "--out", str(tmp_path / "x.parquet")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"dfkit: error: {bad}: not valid JSON") and err.count("\n") == 1
+    assert err.startswith(f"dfkit: error: cannot parse {bad} as JSON") and err.count("\n") == 1
 
     bad.write_text('[{"id": 1, "status": "completed", "num_records": "many"}]')
     assert main(["export", str(bad), "--out", str(tmp_path / "x.parquet")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("dfkit: error: 1 bad value") and err.count("\n") == 1
+    assert err == "dfkit: error: records[0].num_records: expected an integer, got 'many'\n"
+
+    bad.write_text(
+        orjson.dumps([{"id": str(i), "num_records": "many"} for i in range(30)]).decode()
+    )
+    assert main(["export", str(bad), "--out", str(tmp_path / "x.parquet")]) == 1
+    first, *listed = capsys.readouterr().err.splitlines()
+    assert first == (
+        "dfkit: error: records[0].num_records: expected an integer, got 'many' "
+        "(and 29 more bad values)"
+    )
+    assert (
+        len(listed) == 21
+        and listed[0] == "  records[0].num_records: expected an integer, got 'many'"
+    )
+    assert listed[-1] == "  ... and 10 more (see .problems)" and "Traceback" not in first
 
     args = ["export", sample_path(), "--out", str(tmp_path / "x"), "--partition-by", "nope"]
     assert main(args) == 1
@@ -446,3 +461,44 @@ def test_readme_python_examples_run(
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_readme_duckdb_sql_gives_the_numbers_it_shows(
+    tmp_path: Path, no_api: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's DuckDB block, run on the files it names, as `make report` writes them."""
+    import duckdb
+
+    from dfkit.report import write_report
+    from dfkit.results import results_to_parquet
+
+    readme = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", readme, re.S)
+    [block] = [b for b in blocks if "FROM 'report/" in b]  # DuckDB's; the others need a warehouse
+    statements = [s.strip() for s in block.split(";") if s.strip()]
+    monkeypatch.chdir(tmp_path)
+    write_report(Path(sample_path()), "report")
+    data = Path("data")
+    data.mkdir()
+    for name, rows in (("701400_0.csv", 3), ("701400_1.csv", 2), ("701385_0.csv", 4)):
+        lines = ["name,postalCode", *(f"shop {k},0213{k}" for k in range(rows))]
+        (data / name).write_text("\n".join(lines) + "\n")
+    results_to_parquet(data, "records", partition_by="download_id")
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        return duckdb.sql(body).fetchall()
+
+    by_status, files, records = (run(s) for s in statements)
+    sample = dfkit.downloads_frame(dfkit.sample_downloads())
+    counts = dfkit.status_counts(sample)
+    records_by_status = sample.groupby("status", observed=False)["num_records"].sum()
+    assert {status: n for status, n, _ in by_status} == {k: v for k, v in counts.items() if v}
+    assert {status: r for status, _, r in by_status} == {
+        k: v for k, v in records_by_status.items() if counts[k]
+    }
+    shown = re.search(r"-- (completed .*)", block)
+    assert shown and shown.group(1) == " / ".join(f"{s} {n} {r}" for s, n, r in by_status)
+    assert files == [(len(sample), int(sample["num_results"].sum()))]
+    assert f"-- {files[0][0]} {files[0][1]}:" in block
+    assert sorted(records) == [(701385, 4), (701400, 5)]  # hive partition values read as integers

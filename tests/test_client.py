@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
 
+import orjson
 import pytest
 import requests
 
@@ -310,9 +311,9 @@ def test_unusable_success_bodies_are_response_errors(
 
 
 def test_content_length_over_the_limit_is_refused_unread(requests_mock: Any) -> None:
-    big = str(50 * 1024 * 1024 + 1)
+    big = str(2 * 1024**3 + 1)
     requests_mock.get(f"{BASE}/downloads", content=b"[]", headers={"Content-Length": big})
-    with pytest.raises(ResponseError, match="over the 52,428,800-byte limit"):
+    with pytest.raises(ResponseError, match="over the 2,147,483,648-byte limit"):
         Client(TOKEN, base_url=BASE).downloads()
 
 
@@ -724,7 +725,7 @@ def test_401_without_login_is_not_retried(fake: FakeDatafiniti, client: Client) 
 def test_body_over_limit_by_content_length(
     fake: FakeDatafiniti, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Client, "max_body_bytes", 40)
+    monkeypatch.setattr(client, "max_body_bytes", 40)
     read: list[requests.Response] = []
 
     def never(response: requests.Response) -> Iterator[bytes]:
@@ -737,10 +738,25 @@ def test_body_over_limit_by_content_length(
     assert read == []  # refused on the header alone
 
 
+def test_body_limit_is_an_argument_with_a_default_for_a_large_account(
+    fake: FakeDatafiniti,
+) -> None:
+    assert Client(fake.token, base_url=fake.url).max_body_bytes >= 2 * 1024**3
+    small = Client(fake.token, base_url=fake.url, max_body_bytes=10)
+    with small, pytest.raises(ResponseError, match="over the 10-byte limit"):
+        small.downloads_json()
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        Client(fake.token, base_url=fake.url, max_body_bytes=0)
+
+
+def test_downloads_json_is_the_body_unparsed(fake: FakeDatafiniti, client: Client) -> None:
+    raw = client.downloads_json()
+    assert isinstance(raw, bytes) and orjson.loads(raw) == client.downloads()
+
+
 def test_body_over_limit_while_streaming(
     sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Client, "max_body_bytes", 100_000)
     read: list[int] = []
     real = client_mod._iter_content
 
@@ -753,7 +769,7 @@ def test_body_over_limit_while_streaming(
     many = dfkit.sample_downloads() * 3
     with FakeDatafiniti(downloads=[{**d, "id": str(i)} for i, d in enumerate(many)]) as fake:
         fake.inject("/downloads", status=None, chunked=True)
-        with Client(fake.token, base_url=fake.url) as c:
+        with Client(fake.token, base_url=fake.url, max_body_bytes=100_000) as c:
             with pytest.raises(ResponseError, match="over the 100,000-byte limit; stopped"):
                 c.downloads()
             full = len(requests.get(fake.url + "/downloads", headers=_bearer(fake)).content)

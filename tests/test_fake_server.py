@@ -58,8 +58,8 @@ def test_list_to_frame(fake: FakeDatafiniti, client: Client) -> None:
     assert [d["id"] for d in listed] == [d["id"] for d in sample]
     df = dfkit.downloads_frame(listed, per="download")
     assert len(df) == len(sample)
-    assert df["n_results"].sum() == sum(len(d["results"]) for d in sample)
-    per_result = dfkit.downloads_frame(client=client)
+    assert df["num_results"].sum() == sum(len(d["results"]) for d in sample)
+    per_result = dfkit.downloads_frame(client=client, per="result")
     assert per_result["url"].dropna().str.startswith(fake.origin + "/s3/4417/").all()
 
 

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 import dfkit
 from dfkit import DfkitWarning, SchemaError, downloads_frame
+from dfkit.frame import downloads_frames
 from dfkit.schema import STATUSES, columns, dtype
 
 PAGE_SHAPE = [  # the seed page's example
@@ -90,7 +92,7 @@ def assert_schema_dtypes(df: pd.DataFrame) -> None:
 
 
 def test_page_shape_one_row_per_result() -> None:
-    df = downloads_frame(PAGE_SHAPE)
+    df = downloads_frame(PAGE_SHAPE, per="result")
     assert list(df.columns) == ["id", "status", "num_records", "created_at", "result_index", "url"]
     row = df.iloc[0]
     assert (row["id"], row["status"], row["num_records"]) == ("example_string", "queued", 42)
@@ -101,7 +103,7 @@ def test_page_shape_one_row_per_result() -> None:
 
 
 def test_real_shape_maps_onto_the_same_schema() -> None:
-    df = downloads_frame(REAL_SHAPE)
+    df = downloads_frame(REAL_SHAPE, per="result")
     assert list(df.columns) == [c.name for c in columns("result")]
     assert df["id"].tolist() == ["847070", "847071", "847071", "847071"]
     assert df["status"].tolist() == ["in_progress", "completed", "completed", "completed"]
@@ -118,9 +120,9 @@ def test_real_shape_maps_onto_the_same_schema() -> None:
 def test_per_download_has_n_results_and_no_url() -> None:
     df = downloads_frame(REAL_SHAPE, per="download")
     assert "url" not in df.columns and "result_index" not in df.columns
-    assert df["n_results"].tolist() == [0, 3]
-    assert df["n_results"].dtype == "int64"
-    assert list(df.columns)[:5] == ["id", "status", "num_records", "created_at", "n_results"]
+    assert df["num_results"].tolist() == [0, 3]
+    assert df["num_results"].dtype == "int64"
+    assert list(df.columns)[:5] == ["id", "status", "num_records", "created_at", "num_results"]
 
 
 def test_records_wrapper_bytes_and_paths(tmp_path: Path) -> None:
@@ -140,7 +142,7 @@ def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
 def test_sample_frame_is_complete() -> None:
     sample = dfkit.sample_downloads()
     per_download = downloads_frame(sample, per="download")
-    per_result = downloads_frame(sample)
+    per_result = downloads_frame(sample, per="result")
     assert len(per_download) == len(sample)
     assert len(per_result) == sum(max(1, len(d["results"])) for d in sample)
     assert set(per_download["status"]) == set(STATUSES)
@@ -156,11 +158,11 @@ def test_download_without_results_keeps_one_row(results: Any) -> None:
     record: dict[str, Any] = {"id": "1", "status": "queued"}
     if results != "absent":
         record["results"] = results
-    df = downloads_frame([record, {"id": "2", "results": ["u"]}])
+    df = downloads_frame([record, {"id": "2", "results": ["u"]}], per="result")
     assert df["id"].tolist() == ["1", "2"]
     assert df["url"].isna().tolist() == [True, False]
     assert df["result_index"].isna().tolist() == [True, False]
-    assert downloads_frame([record], per="download")["n_results"].tolist() == [0]
+    assert downloads_frame([record], per="download")["num_results"].tolist() == [0]
 
 
 @pytest.mark.parametrize("per", ["result", "download"])
@@ -174,7 +176,7 @@ def test_empty_input_has_every_core_column_and_dtype(per: str) -> None:
 
 def test_index_is_fresh_range_and_order_kept() -> None:
     data = [{"id": str(i), "results": ["a", "b"] if i % 2 else []} for i in range(5)]
-    df = downloads_frame(data)
+    df = downloads_frame(data, per="result")
     assert df.index.equals(pd.RangeIndex(len(df)))
     assert df["id"].tolist() == ["0", "1", "1", "2", "3", "3", "4"]
 
@@ -334,8 +336,8 @@ def test_every_bad_value_is_collected_with_record_and_field() -> None:
         {"id": "ok", "num_records": -1, "num_downloaded": "12a", "query": {"q": 1}},
         {"id": "ok2", "num_records": 2**64, "results": [{"url": 5}, {"nourl": "x"}]},
     ]
-    found = problems_of(data)
-    assert (1, "", "expected a download object, got string") in found
+    found = problems_of(data, per="result")
+    assert (1, "", "expected a download object") in found
     fields = {(i, f) for i, f, _ in found}
     assert fields == {
         (0, "id"),
@@ -357,18 +359,34 @@ def test_every_bad_value_is_collected_with_record_and_field() -> None:
         (4, "results[1]"),
     }
     reasons = {(i, f): r for i, f, r in found}
-    assert reasons[(3, "num_records")] == "negative"
-    assert reasons[(4, "num_records")] == "too large for a 64-bit integer"
-    assert reasons[(0, "num_records")] == "expected an integer, got a boolean"
+    assert reasons[(3, "num_records")] == "expected a non-negative integer"
+    assert reasons[(4, "num_records")] == "expected an integer below 2**63 (64-bit)"
+    assert reasons[(0, "num_records")] == "expected an integer"
     assert reasons[(2, "num_records")] == "expected a whole number"
+
+
+def test_first_line_is_the_first_bad_value_then_the_list() -> None:
+    data = [{"id": "1", "num_records": "abc"}, {"id": "2", "status": 5}]
+    with pytest.raises(SchemaError) as info:
+        downloads_frame(data)
+    first, *listed = str(info.value).splitlines()
+    assert first == (
+        "records[0].num_records: expected an integer, got 'abc' (and 1 more bad value):"
+    )
+    assert listed == [
+        "  records[0].num_records: expected an integer, got 'abc'",
+        "  records[1].status: expected a string, got 5",
+    ]
+    with pytest.raises(SchemaError) as one:
+        downloads_frame(orjson.dumps(data[:1]))
+    assert str(one.value) == "records[0].num_records: expected an integer, got 'abc'"
 
 
 def test_message_lists_problems_as_records_i_field() -> None:
     with pytest.raises(SchemaError) as info:
         downloads_frame([{"id": "1"}, {"id": "2", "date_started": "not a date"}])
     message = str(info.value)
-    assert "1 bad value in 2 downloads" in message
-    assert "records[1].date_started: not an ISO-8601 timestamp ('not a date')" in message
+    assert message == "records[1].date_started: expected an ISO-8601 timestamp, got 'not a date'"
 
 
 def test_long_problem_lists_are_cut_in_the_message_but_complete_in_problems() -> None:
@@ -376,11 +394,14 @@ def test_long_problem_lists_are_cut_in_the_message_but_complete_in_problems() ->
     with pytest.raises(SchemaError) as info:
         downloads_frame(data)
     assert len(info.value.problems) == 100
-    assert "and 75 more" in str(info.value)
+    message = str(info.value)
+    assert message.splitlines()[0].endswith("(and 99 more bad values):")
+    assert len(message.splitlines()) == 1 + 20 + 1
+    assert message.endswith("... and 80 more (see .problems)")
 
 
 def test_missing_id_without_fallback() -> None:
-    assert problems_of([{"status": "queued"}]) == [(0, "id", "missing or empty id, and no _id")]
+    assert problems_of([{"status": "queued"}]) == [(0, "id", "expected an id (or an _id)")]
 
 
 @pytest.mark.parametrize("value", [12, 1.5, ["2025-01-01"]])
@@ -418,6 +439,30 @@ def test_invalid_json_bytes_and_files_say_where(raw: bytes, tmp_path: Path) -> N
     path.write_bytes(raw)
     with pytest.raises(SchemaError, match=r"bad\.json as JSON"):
         downloads_frame(path)
+
+
+def test_a_string_that_looks_like_json_is_refused_with_how_to_pass_it() -> None:
+    with pytest.raises(SchemaError, match=r"looks like JSON text.*text\.encode\(\)"):
+        downloads_frame('[{"id": "1"}]')
+
+
+@pytest.mark.parametrize("name", ["d[1].json", "d*.json", "d?.json", "[ab].json"])
+def test_a_file_name_with_pattern_characters_reads_that_very_file(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / name).write_text(json.dumps([{"id": "wanted"}]))
+    for decoy in ("d1.json", "da.json", "dx.json", "a.json"):  # what a glob would match
+        (tmp_path / decoy).write_text(json.dumps([{"id": "decoy"}]))
+    for path in (tmp_path / name, str(tmp_path / name)):
+        assert downloads_frame(path)["id"].tolist() == ["wanted"]
+
+
+def test_a_json_looking_name_of_an_existing_file_is_read_as_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("[1].json").write_text(json.dumps([{"id": "f"}]))
+    assert downloads_frame("[1].json")["id"].tolist() == ["f"]
 
 
 def test_per_must_be_known() -> None:
@@ -462,15 +507,15 @@ _record = st.fixed_dictionaries(
 @settings(max_examples=75, deadline=None)
 @given(st.lists(_record, max_size=12))
 def test_property_rows_ids_order_and_dtypes(records: list[dict[str, Any]]) -> None:
-    per_result = downloads_frame(records)
-    per_download = downloads_frame(records, per="download")
-    n_results = [len(r.get("results") or []) for r in records]
-    assert len(per_result) == sum(max(1, k) for k in n_results)
+    per_result = downloads_frame(records, per="result")
+    per_download = downloads_frame(records)
+    num_results = [len(r.get("results") or []) for r in records]
+    assert len(per_result) == sum(max(1, k) for k in num_results)
     assert len(per_download) == len(records)
     assert per_download["id"].tolist() == [str(r["id"]) for r in records]
-    assert per_download["n_results"].tolist() == n_results
+    assert per_download["num_results"].tolist() == num_results
     expected_ids = [
-        str(r["id"]) for r, k in zip(records, n_results, strict=True) for _ in range(max(1, k))
+        str(r["id"]) for r, k in zip(records, num_results, strict=True) for _ in range(max(1, k))
     ]
     assert per_result["id"].tolist() == expected_ids
     assert_schema_dtypes(per_result)
@@ -486,7 +531,7 @@ def test_long_string_columns_keep_values_and_missing_ones(query: str) -> None:
          "results": [f"https://s3/{i}_{k}.csv" for k in range(i % 3)]}
         for i in range(n)
     ]  # fmt: skip
-    df = downloads_frame(data)
+    df = downloads_frame(data, per="result")
     assert len(df) == sum(max(1, i % 3) for i in range(n))
     first = df.drop_duplicates("id").set_index("id")
     assert first.loc["d7", "query"] is pd.NA
@@ -494,3 +539,99 @@ def test_long_string_columns_keep_values_and_missing_ones(query: str) -> None:
     assert df.loc[df["id"] == "d5", "url"].tolist() == ["https://s3/5_0.csv", "https://s3/5_1.csv"]
     assert df.loc[df["id"] == "d3", "url"].isna().all()
     assert df["url"].notna().sum() == sum(i % 3 for i in range(n))
+
+
+# ---------------------------------------------------------------------------- one decode, any shape
+
+_download = st.fixed_dictionaries(
+    {
+        "id": st.integers(0, 10**9),
+        "status": st.sampled_from(["queued", "running", "in_progress", "completed", "Cancelled"]),
+        "num_records": st.one_of(st.none(), st.integers(0, 10**6)),
+        "started": _timestamp,
+        "updated": st.one_of(st.none(), _timestamp),
+        "links": st.lists(st.text("abc/:.?=&%", min_size=1, max_size=12), max_size=4),
+    },
+    optional={
+        "total_cost": st.one_of(st.none(), st.floats(0, 1e6)),
+        "query": st.one_of(st.none(), st.text(max_size=8)),
+        "format": st.sampled_from(["csv", "JSON"]),
+        "num_downloaded": st.integers(0, 10**6),
+    },
+)
+
+
+def _page_shape(d: dict[str, Any]) -> dict[str, Any]:
+    """The download in the seed page's words: ``{"url": ...}`` results, ``created_at``."""
+    extra = {k: v for k, v in d.items() if k not in ("started", "updated", "links", "id")}
+    return {
+        "id": str(d["id"]),
+        **extra,
+        "results": [{"url": u} for u in d["links"]],
+        "created_at": d["started"],
+        "updated_at": d["updated"],
+    }
+
+
+def _real_shape(d: dict[str, Any]) -> dict[str, Any]:
+    """The same download in the real API's words: string results, ``date_started``, ``_id``."""
+    extra = {k: v for k, v in d.items() if k not in ("started", "updated", "links", "id")}
+    return {
+        "id": d["id"],  # an integer id here, a string in the page shape: the same column value
+        "_id": d["id"],
+        **extra,
+        "date_started": d["started"],
+        "date_updated": d["updated"],
+        "results": list(d["links"]),
+        "is_enrichment_job": False,
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_download, max_size=8), st.sampled_from(["download", "result"]))
+def test_property_the_frame_is_the_same_in_either_shape_wrapped_or_not(
+    downloads: list[dict[str, Any]], per: str
+) -> None:
+    expected = downloads_frame([_real_shape(d) for d in downloads], per=per)  # type: ignore[arg-type]
+    for shape in (_page_shape, _real_shape):
+        records = [shape(d) for d in downloads]
+        for data in (records, {"records": records}):
+            for given_as in (data, orjson.dumps(data)):  # parsed (dicts) and typed decode
+                got = downloads_frame(given_as, per=per)  # type: ignore[arg-type]
+                pd.testing.assert_frame_equal(got, expected)
+    both = downloads_frames(orjson.dumps([_page_shape(d) for d in downloads]))
+    pd.testing.assert_frame_equal(
+        both.per_download if per == "download" else both.per_result, expected
+    )
+
+
+def test_lenient_values_and_always_null_optional_fields_decode_alike() -> None:
+    records = [
+        {"id": 1, "num_records": "42", "total_cost": 3, "query": None, "created_at": "2025-01-01"},
+        {"id": "2", "num_records": 42.0, "total_cost": "2.5", "query": None, "user": 4417},
+    ]
+    for per in ("download", "result"):
+        from_bytes = downloads_frame(orjson.dumps(records), per=per)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(from_bytes, downloads_frame(records, per=per))  # type: ignore[arg-type]
+        assert from_bytes["num_records"].tolist() == [42, 42]
+        assert from_bytes["query"].isna().all()  # present, always null: the column is kept
+        assert from_bytes["user_id"].tolist() == [pd.NA, "4417"]
+
+
+def test_a_bad_value_in_bytes_is_reported_like_in_parsed_input() -> None:
+    data = [{"id": "1", "num_records": {"n": 1}}, {"id": "2", "results": [{"url": ""}]}]
+    with pytest.raises(SchemaError) as from_list:
+        downloads_frame(data, per="result")
+    with pytest.raises(SchemaError) as from_bytes:
+        downloads_frame(orjson.dumps(data), per="result")
+    assert str(from_bytes.value) == str(from_list.value)
+    assert from_bytes.value.problems["field"].tolist() == ["num_records", "results[0]"]
+
+
+def test_both_frames_from_one_decode_equal_two_calls(tmp_path: Path) -> None:
+    path = tmp_path / "downloads.json"
+    path.write_bytes(orjson.dumps(REAL_SHAPE + PAGE_SHAPE))
+    frames = downloads_frames(path)
+    pd.testing.assert_frame_equal(frames.per_download, downloads_frame(path))
+    pd.testing.assert_frame_equal(frames.per_result, downloads_frame(path, per="result"))
+    assert frames.source == f"file {path}"

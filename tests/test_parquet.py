@@ -164,7 +164,7 @@ def test_arrow_types_and_metadata(sample: pd.DataFrame, tmp_path: Path) -> None:
     assert schema.field("total_cost").type == pa.float64()
     meta = dfkit_meta(schema)
     assert meta["version"] == dfkit.__version__
-    assert meta["grain"] == ("download" if "n_results" in sample.columns else "result")
+    assert meta["per"] == ("download" if "num_results" in sample.columns else "result")
     assert datetime.fromisoformat(meta["written_at"]).utcoffset() is not None
     assert meta["categories"]["status"] == list(sample["status"].cat.categories)
     assert meta["categories"]["data_type"][:4] == ["business", "product", "property", "people"]

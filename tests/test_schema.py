@@ -22,7 +22,7 @@ def test_core_columns_in_the_documented_order() -> None:
         "id", "status", "num_records", "created_at", "result_index", "url",
     ]  # fmt: skip
     assert [c.name for c in columns("download", optional=())] == [
-        "id", "status", "num_records", "created_at", "n_results",
+        "id", "status", "num_records", "created_at", "num_results",
     ]  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def test_pandas_dtype_and_arrow_type_agree(col: schema.Column) -> None:
 def test_every_column_is_described_and_sourced() -> None:
     for col in COLUMNS:
         assert col.description.endswith("."), col.name
-        if col.name not in ("result_index", "n_results"):
+        if col.name not in ("result_index", "num_results"):
             assert col.source, col.name
 
 
@@ -65,7 +65,7 @@ def test_empty_frame_has_core_columns_with_their_dtypes() -> None:
         assert df[name].dtype == schema.dtype(name)
 
 
-def test_unknown_names_and_grains_are_rejected() -> None:
+def test_unknown_names_and_pers_are_rejected() -> None:
     with pytest.raises(KeyError, match="not a downloads-frame column"):
         schema.dtype("nope")
     with pytest.raises(ValueError, match="per must be"):
