@@ -1,0 +1,1221 @@
+"""Result files on disk: find them, and read each one into Arrow batches typed by the catalog.
+
+``read_results`` and ``results_to_parquet`` (and the Dask engine) read files only through the
+two functions below, so every engine gives the same columns with the same types:
+
+``result_schema(sources, *, format=None, encoding="utf-8", sample_bytes=None) -> pa.Schema``
+    The Arrow schema of the records of ``sources`` (paths, or open binary files). Each field's
+    type comes from the field catalog (:mod:`dfkit.catalog`), never from the values, so only
+    *which* fields the files carry is read: a CSV's header, a JSON-lines file's keys (all of
+    its records, or the first ``sample_bytes`` of each file). The schema ends with the
+    ``download_id`` and ``source_file`` columns.
+
+``read_result_batches(source, schema, *, format=None, encoding="utf-8", name=None,
+byte_range=None, block_size=BLOCK_BYTES, max_expansion=MAX_EXPANSION, on_bytes=None)
+-> Iterator[pa.RecordBatch]``
+    The records of one file (a path, or an open binary file such as an fsspec one, with
+    ``name`` its file name) as record batches of exactly ``schema``, about ``block_size``
+    bytes of input each. ``byte_range=(start, end)`` reads only the JSON lines that start in
+    ``[start, end)`` of an uncompressed JSON-lines file, so one file can be split into
+    partitions. A field the schema lacks raises :class:`~dfkit.ResultFileError` (with
+    ``sample_bytes`` that can happen; a full schema pass never misses one).
+
+Both are stable: other engines build on them. Every failure is a ``ResultFileError`` whose
+message starts with the file name (and the line when there is one).
+
+How a file becomes typed columns (see the README's "Result records schema"):
+
+- CSV is read as text by Arrow's CSV reader; dotted columns of a catalogued nested list
+  (``reviews.rating``, ``prices.amountMax``) become that list, one element per CSV row, the
+  way Datafiniti writes one row per element; multi-valued cells (``categories``, ``dateSeen``,
+  ``sourceURLs``) are split by :func:`dfkit.catalog.split_rule`; a cell holding a JSON array
+  (``prices`` in some files) is parsed.
+- JSON lines are parsed by Arrow's JSON reader, block by block, then conformed to the catalog
+  types (a lone value where the catalog keeps several becomes a one-element list). A block
+  that Arrow cannot parse as one table (a field that is a string in one record and a list in
+  the next) is read record by record instead, with the same result.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+from dfkit.catalog import TIMESTAMP, arrow_type, is_records, record_struct, split_rule
+from dfkit.errors import ResultFileError
+
+__all__ = [
+    "BLOCK_BYTES",
+    "DOWNLOAD_ID",
+    "MAX_EXPANSION",
+    "SOURCE_FILE",
+    "FileFormat",
+    "PathsOrDir",
+    "Source",
+    "discover",
+    "download_id_of",
+    "file_format",
+    "read_result_batches",
+    "result_schema",
+]
+
+FileFormat = Literal["csv", "json"]
+PathsOrDir = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+#: A result file: a path, or an open binary file (``name=`` then gives its file name).
+Source = str | os.PathLike[str] | IO[bytes]
+
+#: Columns added to every row: the download id (from the file name) and the file's name.
+DOWNLOAD_ID = "download_id"
+SOURCE_FILE = "source_file"
+#: Bytes of input read per batch.
+BLOCK_BYTES = 8 << 20
+#: A compressed file may expand to at most this many times its size (and 64 MB at least);
+#: more is refused as a decompression bomb unless ``max_expansion`` is raised.
+MAX_EXPANSION = 200.0
+_MIN_EXPANDED = 64 << 20
+
+_EXTENSIONS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".txt": "json",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+#: ``<id>_<n>.<ext>``, the name ``fetch_results`` (and Datafiniti) gives result files.
+_NAME = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)_(?P<n>[0-9]+)\.")
+#: A run of digits too long for orjson to keep exact (it turns such integers into floats).
+_LONG_DIGITS = re.compile(rb"[0-9]{17}")
+_OFFSET = r"[+-][0-9]{2}:?[0-9]{2}$"
+_BOM = b"\xef\xbb\xbf"
+
+
+def file_format(path: str | os.PathLike[str]) -> FileFormat | None:
+    """Return ``"csv"`` or ``"json"`` from the file's extension (``.gz`` allowed), else None.
+
+    >>> file_format("847070_0.csv.gz"), file_format("847070_1.txt"), file_format("notes.md")
+    ('csv', 'json', None)
+    """
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return _EXTENSIONS.get(os.path.splitext(name)[1])
+
+
+def download_id_of(name: str) -> str | None:
+    """Return the download id in a result file name ``<id>_<n>.<ext>``, or None.
+
+    >>> download_id_of("847070_2.csv"), download_id_of("data.csv")
+    ('847070', None)
+    """
+    m = _NAME.match(name)
+    return m.group("id") if m else None
+
+
+def _natural_key(p: Path) -> list[tuple[int, int, str]]:
+    # 847070_10.csv sorts after 847070_2.csv.
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", p.name)]
+
+
+def discover(paths_or_dir: PathsOrDir, *, format: FileFormat | None = None) -> list[Path]:
+    """Return the result files named by a directory, a path, or a list of them, in order.
+
+    In a directory, files with a result extension (csv, txt, json, jsonl, optionally .gz) are
+    taken in natural order; hidden files (such as unfinished downloads) are not; a directory
+    without any is an error. A file named explicitly must exist and, unless ``format`` is
+    given, have a result extension.
+    """
+    items: list[str | os.PathLike[str]] = (
+        [paths_or_dir] if isinstance(paths_or_dir, (str, os.PathLike)) else list(paths_or_dir)
+    )
+    files: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = [
+                c
+                for c in p.iterdir()
+                if c.is_file() and not c.name.startswith(".") and file_format(c) is not None
+            ]
+            if not found:
+                raise ResultFileError(
+                    f"no result files in {p} (expected .csv, .txt, .json or .jsonl files, "
+                    "optionally .gz)",
+                    path=str(p),
+                )
+            files.extend(sorted(found, key=_natural_key))
+        elif p.is_file():
+            if format is None and file_format(p) is None:
+                raise ResultFileError(
+                    f"{p.name}: cannot tell the format from the extension; expected .csv, .txt, "
+                    ".json or .jsonl (optionally .gz), or pass format='csv' or 'json'",
+                    path=str(p),
+                )
+            files.append(p)
+        else:
+            raise ResultFileNotFound(f"no such result file or directory: {p}", path=str(p))
+    return files
+
+
+class ResultFileNotFound(ResultFileError, FileNotFoundError):
+    """A result file or directory that does not exist (also a ``FileNotFoundError``)."""
+
+
+# --- opening: decompression (capped), transcoding, counting ------------------------------------
+
+
+class _Input(io.RawIOBase):
+    """A readable binary stream over a result file: gunzipped, capped, UTF-8, counted."""
+
+    def __init__(
+        self,
+        raw: IO[bytes],
+        name: str,
+        *,
+        gz: bool,
+        encoding: str,
+        max_expansion: float,
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        self.name_ = name
+        self._raw = raw
+        self._on_bytes = on_bytes
+        self._raw_pos = _tell(raw)
+        self._stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        self._limit: int | None = None
+        if gz:
+            size = _size(raw)
+            if size is not None:
+                self._limit = max(_MIN_EXPANDED, int(size * max_expansion))
+        self._expanded = 0
+        self._max_expansion = max_expansion
+        self._decoder = (
+            None if codecs.lookup(encoding).name == "utf-8" else codecs.getincrementaldecoder(encoding)()
+        )
+        self._encoding = encoding
+        self._pending = b""
+        self._eof = False
+        self.lines_hint = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _read_raw(self, n: int) -> bytes:
+        try:
+            data = self._stream.read(n)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+            raise ResultFileError(
+                f"{self.name_}: the gzip data is truncated or corrupt ({e}) after "
+                f"{self._expanded:,} bytes",
+                path=self.name_,
+            ) from None
+        if self._on_bytes is not None:
+            pos = _tell(self._raw)
+            if pos is not None and self._raw_pos is not None:
+                self._on_bytes(pos - self._raw_pos)
+                self._raw_pos = pos
+            else:
+                self._on_bytes(len(data))
+        self._expanded += len(data)
+        if self._limit is not None and self._expanded > self._limit:
+            raise ResultFileError(
+                f"{self.name_}: expands to more than {self._limit:,} bytes "
+                f"({self._max_expansion:g} times its compressed size); refusing it as a "
+                "possible decompression bomb (raise max_expansion= to read it)",
+                path=self.name_,
+            )
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        if self._decoder is None:
+            return self._read_raw(n)
+        while len(self._pending) < n and not self._eof:
+            data = self._read_raw(max(n, 1 << 16))
+            try:
+                if not data:
+                    self._eof = True
+                    text = self._decoder.decode(b"", final=True)
+                else:
+                    text = self._decoder.decode(data)
+            except UnicodeDecodeError as e:
+                raise ResultFileError(
+                    f"{self.name_}: not valid {self._encoding} ({e.reason}); pass the file's "
+                    "encoding as encoding=",
+                    path=self.name_,
+                ) from None
+            self._pending += text.encode("utf-8")
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _tell(f: IO[bytes]) -> int | None:
+    try:
+        return f.tell()
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _size(f: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(f.fileno()).st_size
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        size = getattr(f, "size", None)
+        return int(size) if isinstance(size, int) else None
+
+
+def _name_of(source: Source, name: str | None) -> str:
+    if name is not None:
+        return Path(name).name
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    return Path(str(getattr(source, "name", "<file>"))).name
+
+
+@contextlib.contextmanager
+def _open(
+    source: Source,
+    name: str,
+    *,
+    encoding: str,
+    max_expansion: float,
+    on_bytes: Callable[[int], None] | None = None,
+    seek: int = 0,
+) -> Iterator[_Input]:
+    gz = name.lower().endswith(".gz")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding: unknown encoding {encoding!r}") from None
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            raw: IO[bytes] = open(source, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            raise ResultFileNotFound(f"no such result file: {source}", path=str(source)) from None
+        with raw:
+            if seek:
+                raw.seek(seek)
+            yield _Input(
+                raw, name, gz=gz, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
+            )
+    else:
+        if seek:
+            source.seek(seek)
+        yield _Input(
+            source, name, gz=gz, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
+        )
+
+
+def _format_of(name: str, format: FileFormat | None) -> FileFormat:
+    fmt = format or file_format(name)
+    if fmt is None:
+        raise ResultFileError(
+            f"{name}: cannot tell the format from the extension; pass format='csv' or 'json'",
+            path=name,
+        )
+    return fmt
+
+
+# --- errors on values ---------------------------------------------------------------------------
+
+
+class _BadValue(Exception):
+    def __init__(self, path: str, value: Any, expected: str) -> None:
+        super().__init__(path)
+        self.path, self.value, self.expected = path, value, expected
+
+    def error(self, name: str, where: str = "") -> ResultFileError:
+        shown = repr(self.value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return ResultFileError(
+            f"{name}: {where}{self.path}: {shown} is not {self.expected} (the field catalog "
+            f"types {self.path!r} as {arrow_type(self.path)})",
+            path=name,
+        )
+
+
+class _Unfit(Exception):
+    """The fast (Arrow) path cannot give this block the schema's types; read it record by record."""
+
+
+class _UnknownField(Exception):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+_KIND_WORDS = {
+    "double": "a number",
+    "int64": "an integer",
+    "bool": "a flag (true or false)",
+}
+
+
+def _expected(t: pa.DataType) -> str:
+    if t == TIMESTAMP:
+        return "a date and time"
+    return _KIND_WORDS.get(str(t), str(t))
+
+
+# --- converting text (CSV cells, JSON strings) --------------------------------------------------
+
+
+def _first_bad(values: pa.Array, ok: pa.Array) -> Any:
+    bad = pc.filter(values, pc.invert(pc.fill_null(ok, True)))
+    return bad[0].as_py() if len(bad) else None
+
+
+def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
+    if values.null_count == len(values):
+        return pa.nulls(len(values), TIMESTAMP)
+    try:
+        if not pc.any(pc.match_substring_regex(values, _OFFSET)).as_py():
+            return pc.cast(values, TIMESTAMP)
+    except pa.ArrowInvalid:
+        pass
+    # Dates without a zone, offsets other than Z (older Arrow misreads them), odd precisions.
+    series = pd.Series(values.to_pandas(), dtype=object)
+    parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
+    bad = series.notna() & parsed.isna()
+    if bad.any():
+        raise _BadValue(path, series[bad].iloc[0], "a date and time")
+    return pa.array(parsed, type=pa.timestamp("ns", tz="UTC")).cast(TIMESTAMP)
+
+
+def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
+    """Text values as type ``t`` (a scalar type); a value that does not fit raises _BadValue."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), t)
+    if t == pa.string():
+        return values
+    if t == TIMESTAMP:
+        return _text_to_timestamps(values, path)
+    if t == pa.bool_():
+        lower = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+        ok = pc.or_kleene(pc.is_in(lower, pa.array(["true", "false"])), pc.is_null(lower))
+        if not pc.all(pc.fill_null(ok, True)).as_py():
+            raise _BadValue(path, _first_bad(values, ok), "a flag (true or false)")
+        return pc.equal(lower, "true")
+    try:
+        return pc.cast(pc.utf8_trim_whitespace(values), t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        for v in values.to_pylist():
+            try:
+                pc.cast(pa.array([v], pa.string()), t)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise _BadValue(path, v, _expected(t)) from None
+        raise
+
+
+def _one_each(values: pa.Array, valid: np.ndarray[Any, Any], t: pa.ListType) -> pa.Array:
+    """A list per row: the row's value as a one-element list, null where ``valid`` is False."""
+    offsets = np.zeros(len(valid) + 1, dtype=np.int32)
+    np.cumsum(valid, out=offsets[1:])
+    kept = values.filter(pa.array(valid)) if not valid.all() else values
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), kept, type=t, mask=pa.array(~valid) if not valid.all() else None
+    )
+
+
+def _split_cells(values: pa.Array, path: str) -> pa.Array:
+    """Comma-joined CSV cells as lists of strings, split by the catalog's rule for ``path``."""
+    if split_rule(path) == "urls":
+        marked = pc.replace_substring_regex(values, r",(https?://|//)", "\x1f\\1")
+    else:
+        # A comma followed by a space belongs to the value ("Health, Household & Baby Care").
+        marked = pc.replace_substring(pc.replace_substring(values, ",", "\x1f"), "\x1f ", ", ")
+    parts = pc.split_pattern(marked, "\x1f")
+    flat = pc.list_flatten(parts)
+    flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
+    return pa.ListArray.from_arrays(parts.offsets, flat, mask=parts.is_null())
+
+
+def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
+    """One CSV column (text) as type ``t``: scalar, or a list of scalars split from the cell."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_list(t):
+        if pa.types.is_struct(t.value_type):
+            return _json_cells(values, t, path)
+        lists = _split_cells(values, path)
+        inner = _text_to(pc.list_flatten(lists), t.value_type, path)
+        return pa.ListArray.from_arrays(lists.offsets, inner, type=t, mask=lists.is_null())
+    return _text_to(values, t, path)
+
+
+def _json_cells(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
+    """CSV cells that hold JSON (``prices`` as ``[{"amountMax": ...}]``), as type ``t``."""
+    out = []
+    for v in values.to_pylist():
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(_py(orjson.loads(v), t, path))
+        except orjson.JSONDecodeError:
+            raise _BadValue(path, v, "a JSON list of objects") from None
+    return pa.array(out, type=t)
+
+
+# --- converting Python values (the record-by-record path) ---------------------------------------
+
+
+def _py(v: Any, t: pa.DataType, path: str) -> Any:
+    """A JSON value as a Python value that ``pa.array(..., type=t)`` takes, by the catalog."""
+    if v is None:
+        return None
+    if pa.types.is_list(t):
+        items = v if isinstance(v, list) else [v]
+        return [_py(x, t.value_type, path) for x in items]
+    if pa.types.is_struct(t):
+        if not isinstance(v, dict):
+            raise _BadValue(path, v, "an object")
+        names = {f.name for f in t}
+        for k in v:
+            if k not in names:
+                raise _UnknownField(f"{path}.{k}")
+        return {f.name: _py(v.get(f.name), f.type, f"{path}.{f.name}") for f in t}
+    if t == pa.string():
+        if isinstance(v, str):
+            return v
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return _json_text(v)
+    if isinstance(v, (list, dict)):
+        raise _BadValue(path, v, _expected(t))
+    if t == pa.bool_():
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        raise _BadValue(path, v, "a flag (true or false)")
+    if isinstance(v, bool):
+        raise _BadValue(path, v, _expected(t))
+    if t == pa.float64():
+        try:
+            return float(v)
+        except ValueError:
+            raise _BadValue(path, v, "a number") from None
+    if t == pa.int64():
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        try:
+            return int(v)
+        except ValueError:
+            raise _BadValue(path, v, "an integer") from None
+    if t == TIMESTAMP:
+        if not isinstance(v, str):
+            raise _BadValue(path, v, "a date and time")
+        parsed = pd.to_datetime(pd.Series([v]), utc=True, format="ISO8601", errors="coerce")[0]
+        if pd.isna(parsed):
+            raise _BadValue(path, v, "a date and time")
+        return parsed.to_pydatetime()
+    raise AssertionError(t)
+
+
+def _json_text(v: Any) -> str:
+    try:
+        return orjson.dumps(v).decode()
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(v, ensure_ascii=False)
+
+
+# --- conforming Arrow's parse (the fast path) ---------------------------------------------------
+
+
+def _conform(arr: pa.Array, t: pa.DataType, path: str) -> pa.Array:
+    """Arrow's inferred ``arr`` as type ``t``; raises _Unfit when only the slow path can."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    src = arr.type
+    if src == t:
+        return arr
+    if pa.types.is_null(src):
+        return pa.nulls(len(arr), t)
+    if pa.types.is_list(t):
+        if pa.types.is_list(src):
+            inner = _conform(arr.values, t.value_type, path)
+            return pa.ListArray.from_arrays(
+                arr.offsets, inner, type=t, mask=arr.is_null() if arr.null_count else None
+            )
+        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        return _one_each(_conform(arr, t.value_type, path), valid, t)
+    if pa.types.is_struct(t):
+        if not pa.types.is_struct(src):
+            raise _Unfit(path)
+        names = [f.name for f in src]
+        for n in names:
+            if t.get_field_index(n) < 0:
+                raise _UnknownField(f"{path}.{n}")
+        children = arr.flatten()
+        out = []
+        for f in t:
+            i = src.get_field_index(f.name)
+            child = children[i] if i >= 0 else pa.nulls(len(arr), f.type)
+            out.append(_conform(child, f.type, f"{path}.{f.name}"))
+        return pa.StructArray.from_arrays(
+            out, fields=list(t), mask=arr.is_null() if arr.null_count else None
+        )
+    if pa.types.is_nested(src):
+        raise _Unfit(path)  # an object where the catalog expects a scalar: JSON text, or an error
+    if pa.types.is_string(src) or pa.types.is_large_string(src):
+        return _text_to(arr.cast(pa.string()), t, path)
+    if t == pa.string():
+        if pa.types.is_timestamp(src):
+            # Arrow inferred a timestamp from text: give the text back as Datafiniti writes it.
+            return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%SZ")
+        if pa.types.is_boolean(src):
+            return pc.if_else(arr, "true", "false")
+        if pa.types.is_floating(src):
+            raise _Unfit(path)  # Python's repr keeps the shortest exact text
+        return arr.cast(pa.string())
+    if t == TIMESTAMP and pa.types.is_timestamp(src):
+        return arr.cast(pa.timestamp(src.unit)).cast(pa.timestamp("us")).cast(TIMESTAMP)
+    if t == pa.float64() and (pa.types.is_integer(src) or pa.types.is_floating(src)):
+        return arr.cast(t)
+    if t == pa.int64() and pa.types.is_integer(src):
+        return arr.cast(t)
+    if t == pa.int64() and pa.types.is_floating(src):
+        try:
+            return arr.cast(t)  # safe cast: fails on a fraction
+        except pa.ArrowInvalid:
+            raise _Unfit(path) from None
+    raise _Unfit(path)
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
+    """Return the header's column names and the bytes read to find them."""
+    head = b""
+    while True:
+        chunk = stream.read(1 << 16)
+        head += chunk
+        text = head.decode("utf-8", errors="replace")
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        rows = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = next(rows, None)
+            complete = next(rows, None) is not None or not chunk
+        except csv.Error:
+            complete = not chunk
+            header = None
+        if complete or len(head) > (16 << 20):
+            break
+    if head.startswith(_BOM):
+        head = head[3:]
+    if not header:
+        return [], head
+    seen: set[str] = set()
+    for col in header:
+        if col == "":
+            raise ResultFileError(f"{name}: line 1: empty column name", path=name, line=1)
+        if col in seen:
+            raise ResultFileError(f"{name}: line 1: column {col!r} appears twice", path=name, line=1)
+        seen.add(col)
+    return header, head
+
+
+class _Replay(io.RawIOBase):
+    """``head`` then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: _Input) -> None:
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _csv_plan(header: list[str]) -> dict[str, list[str]]:
+    """Target column -> the CSV columns it is built from (nested lists gather their children)."""
+    plan: dict[str, list[str]] = {}
+    for col in header:
+        parent = col.split(".", 1)[0]
+        key = parent if "." in col and is_records(parent) else col
+        plan.setdefault(key, []).append(col)
+    return plan
+
+
+def _csv_target(header: list[str]) -> list[pa.Field]:
+    fields = []
+    for key, cols in _csv_plan(header).items():
+        if is_records(key):
+            extra = tuple(c.split(".", 1)[1] for c in cols if c != key)
+            fields.append(pa.field(key, pa.list_(record_struct(key, extra))))
+        else:
+            fields.append(pa.field(key, arrow_type(key)))
+    return fields
+
+
+def _csv_columns(batch: pa.RecordBatch, schema: pa.Schema, plan: dict[str, list[str]]) -> dict[str, pa.Array]:
+    out: dict[str, pa.Array] = {}
+    n = batch.num_rows
+    for key, cols in plan.items():
+        t = schema.field(key).type
+        if not is_records(key):
+            out[key] = _text_column(batch.column(key), t, key)
+            continue
+        struct_t: pa.StructType = t.value_type
+        if cols == [key]:  # the whole list as JSON in one cell
+            out[key] = _json_cells(batch.column(key), t, key)
+            continue
+        children = []
+        valid = np.zeros(n, dtype=bool)
+        for f in struct_t:
+            col = f"{key}.{f.name}"
+            if col in cols:
+                values = batch.column(col)
+                valid |= np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+                children.append(_text_column(values, f.type, col))
+            else:
+                children.append(pa.nulls(n, f.type))
+        struct = pa.StructArray.from_arrays(children, fields=list(struct_t))
+        out[key] = _one_each(struct, valid, t)
+    return out
+
+
+def _quote_problem(source: Source, name: str, encoding: str, max_expansion: float) -> ResultFileError | None:
+    """The line where a quote opens and never closes, found by rescanning the file."""
+    with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+        opened = None
+        for lineno, raw in enumerate(io.BufferedReader(stream), 1):
+            if raw.count(b'"') % 2:
+                opened = lineno if opened is None else None
+    if opened is None:
+        return None
+    return ResultFileError(
+        f"{name}: line {opened}: a quoted value opens here and is never closed",
+        path=name,
+        line=opened,
+    )
+
+
+def _csv_field_count_problem(
+    source: Source, name: str, ncols: int, encoding: str, max_expansion: float
+) -> ResultFileError | None:
+    with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+        text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            for row in reader:
+                if reader.line_num == 1 or not row:
+                    continue
+                if len(row) != ncols:
+                    return ResultFileError(
+                        f"{name}: line {reader.line_num}: expected {ncols} fields as in the "
+                        f"header, found {len(row)}",
+                        path=name,
+                        line=reader.line_num,
+                    )
+        except (csv.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _not_utf8(source: Source, name: str, encoding: str, max_expansion: float) -> ResultFileError:
+    with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+        for lineno, raw in enumerate(io.BufferedReader(stream), 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return ResultFileError(
+                    f"{name}: line {lineno}: not valid UTF-8 ({e.reason} at byte {e.start}); "
+                    "pass encoding= (for example encoding='cp1252') to read it",
+                    path=name,
+                    line=lineno,
+                )
+    return ResultFileError(
+        f"{name}: not valid UTF-8; pass encoding= (for example encoding='cp1252')", path=name
+    )
+
+
+def _csv_error(
+    source: Source, name: str, ncols: int, exc: Exception, encoding: str, max_expansion: float
+) -> ResultFileError:
+    """Say where Arrow stumbled (Arrow does not say), rescanning the file once."""
+    if "UTF8" in str(exc) or "UTF-8" in str(exc) or isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(source, name, encoding, max_expansion)
+    if isinstance(source, (str, os.PathLike)):
+        problem = _quote_problem(source, name, encoding, max_expansion) or _csv_field_count_problem(
+            source, name, ncols, encoding, max_expansion
+        )
+        if problem is not None:
+            return problem
+    return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
+
+
+def _csv_batches(
+    source: Source,
+    name: str,
+    schema: pa.Schema,
+    *,
+    encoding: str,
+    block_size: int,
+    max_expansion: float,
+    on_bytes: Callable[[int], None] | None,
+) -> Iterator[dict[str, pa.Array]]:
+    with _open(
+        source, name, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
+    ) as stream:
+        header, head = _csv_header(stream, name)
+        if not header:
+            return
+        _check_fields(name, [f.name for f in _csv_target(header)], schema)
+        plan = _csv_plan(header)
+        try:
+            reader = pacsv.open_csv(
+                _Replay(head, stream),
+                read_options=pacsv.ReadOptions(block_size=block_size),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(header, pa.string()),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
+        rows = 0
+        with contextlib.closing(reader):
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+                    raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
+                try:
+                    yield _csv_columns(batch, schema, plan)
+                except _BadValue as bad:
+                    raise bad.error(name, f"rows {rows + 2}-{rows + batch.num_rows + 1}: ") from None
+                rows += batch.num_rows
+
+
+# --- JSON lines ---------------------------------------------------------------------------------
+
+
+def _blocks(
+    stream: _Input, block_size: int, *, skip_first: bool = False, limit: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (first line number or 0 if unknown, whole lines) blocks of about ``block_size``.
+
+    ``skip_first`` drops the bytes up to the first newline (the end of a line that started
+    before the range); ``limit`` keeps only the lines that start before that many bytes.
+    """
+    lineno = 0 if skip_first else 1
+    rest = b""
+    base = 0  # stream offset of ``rest``'s first byte
+    first = True
+    while limit is None or base < limit:
+        chunk = stream.read(block_size)
+        if not chunk:
+            break
+        if first and not skip_first and chunk.startswith(_BOM):
+            chunk = chunk[3:]
+            base = 3
+        first = False
+        data = rest + chunk
+        if skip_first:
+            i = data.find(b"\n")
+            if i < 0:
+                base += len(data)
+                rest = b""
+                continue
+            base += i + 1
+            data = data[i + 1 :]
+            skip_first = False
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        block, rest = data[: cut + 1], data[cut + 1 :]
+        if limit is not None and base + len(block) > limit:
+            # Keep the lines that start before ``limit``: up to the newline at or after it - 1.
+            i = block.find(b"\n", max(limit - base - 1, 0))
+            block, rest = block[: i + 1], b""
+            base = limit
+        else:
+            base += len(block)
+        yield lineno, block
+        if lineno:
+            lineno += block.count(b"\n")
+    if rest.strip() and (limit is None or base < limit):
+        yield lineno, rest
+
+
+def _parse_lines(name: str, first_line: int, block: bytes) -> list[dict[str, Any]]:
+    rows = []
+    for i, line in enumerate(block.split(b"\n")):
+        line = line.strip()
+        if not line:
+            continue
+        lineno = first_line + i if first_line else None
+        where = f"line {lineno}: " if lineno else ""
+        try:
+            obj = json.loads(line) if _LONG_DIGITS.search(line) else orjson.loads(line)
+        except (ValueError, UnicodeDecodeError) as e:
+            if isinstance(e, UnicodeDecodeError) or "utf-8" in str(e).lower():
+                raise ResultFileError(
+                    f"{name}: {where}not valid UTF-8; pass encoding= (for example "
+                    "encoding='cp1252') to read it",
+                    path=name,
+                    line=lineno,
+                ) from None
+            raise ResultFileError(
+                f"{name}: {where}not valid JSON ({e})", path=name, line=lineno
+            ) from None
+        if not isinstance(obj, dict):
+            raise ResultFileError(
+                f"{name}: {where}expected a JSON object (one record per line), "
+                f"found {type(obj).__name__}",
+                path=name,
+                line=lineno,
+            )
+        rows.append(obj)
+    return rows
+
+
+def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]:
+    """Recognise a whole JSON document (a pretty-printed search answer) at the stream's start.
+
+    Returns (its records, None) for ``{"records": [...]}`` or a list of objects, else
+    (None, a stream that replays what was peeked).
+    """
+    head = stream.read(1 << 16)
+    body = head[3:] if head.startswith(_BOM) else head
+    first_line = body.lstrip().split(b"\n", 1)[0].strip()
+    if first_line not in (b"{", b"[") and not (body.lstrip().startswith(b"[")):
+        return None, _Replay(head, stream)
+    data = body + stream.read()
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise ResultFileError(
+            f"{name}: looks like one JSON document (not one record per line) but cannot be "
+            f"parsed: {e}",
+            path=name,
+        ) from None
+    records = doc.get("records") if isinstance(doc, dict) else doc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        found = f"an object with keys {sorted(doc)[:8]}" if isinstance(doc, dict) else "a list"
+        raise ResultFileError(
+            f"{name}: found one JSON document, {found}; expected one record per line (a "
+            "result file) or a search answer with a 'records' list of objects",
+            path=name,
+        )
+    return records, None
+
+
+def _slow_columns(rows: list[dict[str, Any]], schema: pa.Schema, name: str) -> dict[str, pa.Array]:
+    names = set(schema.names)
+    for r in rows:
+        for k in r:
+            if k not in names:
+                raise _UnknownField(k)
+            if k in (DOWNLOAD_ID, SOURCE_FILE):
+                raise ResultFileError(
+                    f"{name}: has a field {k!r}, which dfkit adds itself", path=name
+                )
+    out = {}
+    for f in schema:
+        if f.name in (DOWNLOAD_ID, SOURCE_FILE):
+            continue
+        if not any(f.name in r for r in rows):
+            out[f.name] = pa.nulls(len(rows), f.type)
+            continue
+        out[f.name] = pa.array([_py(r.get(f.name), f.type, f.name) for r in rows], type=f.type)
+    return out
+
+
+def _fast_table(block: bytes) -> pa.Table:
+    return pajson.read_json(
+        io.BytesIO(block), read_options=pajson.ReadOptions(block_size=max(len(block), 1 << 16) + 1)
+    )
+
+
+def _json_batches(
+    source: Source,
+    name: str,
+    schema: pa.Schema,
+    *,
+    encoding: str,
+    block_size: int,
+    max_expansion: float,
+    byte_range: tuple[int, int] | None,
+    on_bytes: Callable[[int], None] | None,
+) -> Iterator[dict[str, pa.Array]]:
+    start, end = byte_range if byte_range is not None else (0, None)
+    with _open(
+        source,
+        name,
+        encoding=encoding,
+        max_expansion=max_expansion,
+        on_bytes=on_bytes,
+        seek=max(start - 1, 0),
+    ) as stream:
+        records, replay = _document(stream, name) if start == 0 else (None, stream)
+        if records is not None:
+            for i in range(0, len(records), 10_000):
+                yield _slow_columns(records[i : i + 10_000], schema, name)
+            return
+        blocks = _blocks(
+            replay,
+            block_size,
+            skip_first=start > 0,
+            limit=None if end is None else end - max(start - 1, 0),
+        )
+        for first_line, block in blocks:
+            try:
+                yield _json_block(block, schema)
+            except (_Unfit, pa.ArrowInvalid, pa.ArrowNotImplementedError, _BadValue, _UnknownField):
+                rows = _parse_lines(name, first_line, block)
+                try:
+                    yield _slow_columns(rows, schema, name)
+                except _BadValue as bad:
+                    where = f"lines {first_line}-{first_line + block.count(chr(10).encode())}: "
+                    raise bad.error(name, where if first_line else "") from None
+                except _UnknownField as u:
+                    raise ResultFileError(
+                        f"{name}: field {u.path!r} is not in the schema (it was built from part "
+                        "of the files only: build it from all of them)",
+                        path=name,
+                    ) from None
+
+
+def _json_block(block: bytes, schema: pa.Schema) -> dict[str, pa.Array]:
+    table = _fast_table(block)
+    names = set(schema.names)
+    for n in table.column_names:
+        if n not in names:
+            raise _UnknownField(n)
+    out = {}
+    for f in schema:
+        if f.name in (DOWNLOAD_ID, SOURCE_FILE):
+            continue
+        if f.name in table.column_names:
+            out[f.name] = _conform(table.column(f.name), f.type, f.name)
+        else:
+            out[f.name] = pa.nulls(table.num_rows, f.type)
+    return out
+
+
+# --- schema -------------------------------------------------------------------------------------
+
+
+def _json_fields(seen: dict[str, dict[str, None]]) -> list[pa.Field]:
+    fields = []
+    for key in sorted(seen):
+        if is_records(key):
+            fields.append(pa.field(key, pa.list_(record_struct(key, tuple(seen[key])))))
+        else:
+            fields.append(pa.field(key, arrow_type(key)))
+    return fields
+
+
+def _note_keys(seen: dict[str, dict[str, None]], key: str, value: Any) -> None:
+    children = seen.setdefault(key, {})
+    if is_records(key):
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                children.update(dict.fromkeys(item))
+
+
+def _json_keys(stream: _Input, name: str, sample_bytes: int | None) -> dict[str, dict[str, None]]:
+    seen: dict[str, dict[str, None]] = {}
+    records, replay = _document(stream, name)
+    if records is not None:
+        for row in records:
+            for k, v in row.items():
+                _note_keys(seen, k, v)
+        return seen
+    read = 0
+    for first_line, block in _blocks(replay, min(BLOCK_BYTES, sample_bytes or BLOCK_BYTES)):
+        try:
+            table = _fast_table(block)
+            for f in table.schema:
+                children = seen.setdefault(f.name, {})
+                t = f.type
+                if is_records(f.name):
+                    if pa.types.is_list(t):
+                        t = t.value_type
+                    if pa.types.is_struct(t):
+                        children.update(dict.fromkeys(c.name for c in t))
+                    elif not pa.types.is_null(t):
+                        raise _Unfit(f.name)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Unfit):
+            for row in _parse_lines(name, first_line, block):
+                for k, v in row.items():
+                    _note_keys(seen, k, v)
+        read += len(block)
+        if sample_bytes is not None and read >= sample_bytes:
+            break
+    return seen
+
+
+def _check_fields(name: str, names: list[str], schema: pa.Schema) -> None:
+    for reserved in (DOWNLOAD_ID, SOURCE_FILE):
+        if reserved in names:
+            raise ResultFileError(
+                f"{name}: has a column {reserved!r}, which dfkit adds itself", path=name
+            )
+    missing = [n for n in names if schema.get_field_index(n) < 0]
+    if missing:
+        raise ResultFileError(
+            f"{name}: field {missing[0]!r} is not in the schema", path=name
+        )
+
+
+def result_schema(
+    sources: Iterable[Source],
+    *,
+    format: FileFormat | None = None,
+    encoding: str = "utf-8",
+    sample_bytes: int | None = None,
+    names: Iterable[str] | None = None,
+    max_expansion: float = MAX_EXPANSION,
+) -> pa.Schema:
+    """Return the Arrow schema of the records in ``sources``, typed by the field catalog.
+
+    Fields come in the order the files first name them (CSV: header order; JSON lines: by
+    name, as Datafiniti writes them), then ``download_id`` and ``source_file``. ``names``
+    gives the file names of sources that are open files. A field's type never depends on the
+    values, so subsets of a file give the same schema.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "1_0.csv").write_text("postalCode,reviews.rating\\n02134,5\\n")
+    >>> result_schema([d / "1_0.csv"]).field("reviews").type.value_type.field("rating").type
+    DataType(double)
+    """
+    merged: dict[str, pa.Field] = {}
+    struct_extra: dict[str, dict[str, None]] = {}
+    name_list = list(names) if names is not None else None
+    for i, source in enumerate(sources):
+        name = _name_of(source, name_list[i] if name_list else None)
+        fmt = _format_of(name, format)
+        with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+            if fmt == "csv":
+                header, _ = _csv_header(stream, name)
+                fields = _csv_target(header)
+            else:
+                fields = _json_fields(_json_keys(stream, name, sample_bytes))
+        for f in fields:
+            _check_fields(name, [f.name], pa.schema([f]))
+            if is_records(f.name):
+                struct_extra.setdefault(f.name, {}).update(
+                    dict.fromkeys(c.name for c in f.type.value_type)
+                )
+            merged.setdefault(f.name, f)
+    out = []
+    for n, f in merged.items():
+        if is_records(n):
+            f = pa.field(n, pa.list_(record_struct(n, tuple(struct_extra[n]))))
+        out.append(f)
+    out += [pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
+    return pa.schema(out)
+
+
+def read_result_batches(
+    source: Source,
+    schema: pa.Schema,
+    *,
+    format: FileFormat | None = None,
+    encoding: str = "utf-8",
+    name: str | None = None,
+    byte_range: tuple[int, int] | None = None,
+    block_size: int = BLOCK_BYTES,
+    max_expansion: float = MAX_EXPANSION,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Yield the records of one result file as record batches of exactly ``schema``.
+
+    ``source`` is a path or an open binary file (``name`` its file name, for the format and
+    the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
+    input consumed, for progress bars.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "7_0.csv").write_text("id,categories\\nA,\\"Food, Drink,Bars\\"\\n")
+    >>> schema = result_schema([d / "7_0.csv"])
+    >>> [b.to_pylist() for b in read_result_batches(d / "7_0.csv", schema)]
+    [[{'id': 'A', 'categories': ['Food, Drink', 'Bars'], 'download_id': '7', 'source_file': '7_0.csv'}]]
+    """
+    name = _name_of(source, name)
+    fmt = _format_of(name, format)
+    if byte_range is not None and (fmt != "json" or name.lower().endswith(".gz")):
+        raise ValueError("byte_range: only uncompressed JSON-lines files can be read in ranges")
+    if fmt == "csv":
+        columns = _csv_batches(
+            source,
+            name,
+            schema,
+            encoding=encoding,
+            block_size=block_size,
+            max_expansion=max_expansion,
+            on_bytes=on_bytes,
+        )
+    else:
+        columns = _json_batches(
+            source,
+            name,
+            schema,
+            encoding=encoding,
+            block_size=block_size,
+            max_expansion=max_expansion,
+            byte_range=byte_range,
+            on_bytes=on_bytes,
+        )
+    did = pa.scalar(download_id_of(name), pa.string())
+    src = pa.scalar(name, pa.string())
+    for cols in columns:
+        n = len(next(iter(cols.values()))) if cols else 0
+        arrays = []
+        for f in schema:
+            if f.name == DOWNLOAD_ID:
+                arrays.append(pa.repeat(did, n))
+            elif f.name == SOURCE_FILE:
+                arrays.append(pa.repeat(src, n))
+            else:
+                arrays.append(cols.get(f.name, pa.nulls(n, f.type)))
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
