@@ -444,6 +444,7 @@ def _build() -> dict[str, Field]:
         many = spec.startswith("[")
         kind = spec.strip("[]")
         assert kind in (*_ARROW, "records"), (path, spec)
+        where: tuple[str, ...]
         if types == _ALL:
             where = DATA_TYPES
         elif types in DATA_TYPES:
@@ -461,9 +462,17 @@ FIELDS: dict[str, Field] = _build()
 # Name rules for fields the catalog does not know, on the last dotted part of the name.
 _GUESSES: tuple[tuple[re.Pattern[str], Kind, bool], ...] = (
     (re.compile(r"^dateSeen$"), "timestamp", True),
-    (re.compile(r"^(date|dateAdded|dateUpdated|firstDateSeen|lastDateSeen|.+Date)$"), "timestamp", False),
+    (
+        re.compile(r"^(date|dateAdded|dateUpdated|firstDateSeen|lastDateSeen|.+Date)$"),
+        "timestamp",
+        False,
+    ),
     (re.compile(r"^(is|has|did|do)[A-Z]"), "boolean", False),
-    (re.compile(r"^(latitude|longitude|amount|amountMax|amountMin|rating|.+Amount)$"), "float", False),
+    (
+        re.compile(r"^(latitude|longitude|amount|amountMax|amountMin|rating|.+Amount)$"),
+        "float",
+        False,
+    ),
 )
 
 

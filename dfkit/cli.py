@@ -310,7 +310,15 @@ def cmd_results_to_parquet(args: argparse.Namespace) -> int:
 
     from dfkit.results import results_to_parquet
 
-    path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    path = results_to_parquet(
+        args.dir,
+        args.out,
+        partition_by=args.partition_by,
+        encoding=args.encoding,
+        grain=args.grain,
+        progress=show,
+    )
     dataset = pads.dataset(path, format="parquet", partitioning="hive")
     rows = dataset.count_rows()
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
@@ -517,8 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
         "to-parquet",
         "convert result files to one Parquet file or dataset",
         "Stream every result file in DIR (CSV or JSON lines) into one Parquet file, or a\n"
-        "hive-style dataset with --partition-by, in constant memory. Column types are\n"
-        "inferred without losing information (postal codes keep their leading zeros).\n\n"
+        "hive-style dataset with --partition-by, in constant memory. Every field has the\n"
+        "type Datafiniti's field catalog gives it (postal codes text, dates UTC timestamps,\n"
+        "ratings floats), the same in every file. A directory without result files is an\n"
+        "error.\n\n"
         "example:\n"
         "  dfkit results to-parquet data/ --out records/ --partition-by download_id",
         cmd_results_to_parquet,
@@ -529,6 +539,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rparquet.add_argument(
         "--partition-by", metavar="COL", help="partition column, e.g. download_id"
+    )
+    rparquet.add_argument(
+        "--grain",
+        metavar="LIST",
+        help="one row per element of a nested list (reviews, prices, ...) instead of per record",
+    )
+    rparquet.add_argument(
+        "--encoding", default="utf-8", help="text encoding of the files (default utf-8)"
+    )
+    rparquet.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show a bar in bytes read (default: only in a terminal)",
+    )
+    rparquet.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
     )
     return parser
 

@@ -198,7 +198,7 @@ class _Input(io.RawIOBase):
         self._raw = raw
         self._on_bytes = on_bytes
         self._raw_pos = _tell(raw)
-        self._stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        self._stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
         self._limit: int | None = None
         if gz:
             size = _size(raw)
@@ -207,7 +207,9 @@ class _Input(io.RawIOBase):
         self._expanded = 0
         self._max_expansion = max_expansion
         self._decoder = (
-            None if codecs.lookup(encoding).name == "utf-8" else codecs.getincrementaldecoder(encoding)()
+            None
+            if codecs.lookup(encoding).name == "utf-8"
+            else codecs.getincrementaldecoder(encoding)()
         )
         self._encoding = encoding
         self._pending = b""
@@ -219,7 +221,7 @@ class _Input(io.RawIOBase):
 
     def _read_raw(self, n: int) -> bytes:
         try:
-            data = self._stream.read(n)
+            data: bytes = self._stream.read(n)
         except (EOFError, zlib.error, gzip.BadGzipFile) as e:
             raise ResultFileError(
                 f"{self.name_}: the gzip data is truncated or corrupt ({e}) after "
@@ -450,10 +452,7 @@ def _split_cells(values: pa.Array, path: str) -> pa.Array:
     else:
         # A comma followed by a space belongs to the value ("Health, Household & Baby Care").
         marked = pc.replace_substring(pc.replace_substring(values, ",", "\x1f"), "\x1f ", ", ")
-    parts = pc.split_pattern(marked, "\x1f")
-    flat = pc.list_flatten(parts)
-    flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
-    return pa.ListArray.from_arrays(parts.offsets, flat, mask=parts.is_null())
+    return pc.split_pattern(marked, "\x1f")
 
 
 def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
@@ -464,14 +463,17 @@ def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
         if pa.types.is_struct(t.value_type):
             return _json_cells(values, t, path)
         lists = _split_cells(values, path)
-        inner = _text_to(pc.list_flatten(lists), t.value_type, path)
+        flat = pc.list_flatten(lists)
+        if t.value_type != pa.string():  # an empty item between two commas: no value
+            flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
+        inner = _text_to(flat, t.value_type, path)
         return pa.ListArray.from_arrays(lists.offsets, inner, type=t, mask=lists.is_null())
     return _text_to(values, t, path)
 
 
 def _json_cells(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
     """CSV cells that hold JSON (``prices`` as ``[{"amountMax": ...}]``), as type ``t``."""
-    out = []
+    out: list[Any] = []
     for v in values.to_pylist():
         if v is None:
             out.append(None)
@@ -639,7 +641,9 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
         if col == "":
             raise ResultFileError(f"{name}: line 1: empty column name", path=name, line=1)
         if col in seen:
-            raise ResultFileError(f"{name}: line 1: column {col!r} appears twice", path=name, line=1)
+            raise ResultFileError(
+                f"{name}: line 1: column {col!r} appears twice", path=name, line=1
+            )
         seen.add(col)
     return header, head
 
@@ -686,7 +690,9 @@ def _csv_target(header: list[str]) -> list[pa.Field]:
     return fields
 
 
-def _csv_columns(batch: pa.RecordBatch, schema: pa.Schema, plan: dict[str, list[str]]) -> dict[str, pa.Array]:
+def _csv_columns(
+    batch: pa.RecordBatch, schema: pa.Schema, plan: dict[str, list[str]]
+) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     n = batch.num_rows
     for key, cols in plan.items():
@@ -713,7 +719,9 @@ def _csv_columns(batch: pa.RecordBatch, schema: pa.Schema, plan: dict[str, list[
     return out
 
 
-def _quote_problem(source: Source, name: str, encoding: str, max_expansion: float) -> ResultFileError | None:
+def _quote_problem(
+    source: Source, name: str, encoding: str, max_expansion: float
+) -> ResultFileError | None:
     """The line where a quote opens and never closes, found by rescanning the file."""
     with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
         opened = None
@@ -823,11 +831,15 @@ def _csv_batches(
                 except StopIteration:
                     break
                 except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-                    raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
+                    raise _csv_error(
+                        source, name, len(header), e, encoding, max_expansion
+                    ) from None
                 try:
                     yield _csv_columns(batch, schema, plan)
                 except _BadValue as bad:
-                    raise bad.error(name, f"rows {rows + 2}-{rows + batch.num_rows + 1}: ") from None
+                    raise bad.error(
+                        name, f"rows {rows + 2}-{rows + batch.num_rows + 1}: "
+                    ) from None
                 rows += batch.num_rows
 
 
@@ -1101,9 +1113,7 @@ def _check_fields(name: str, names: list[str], schema: pa.Schema) -> None:
             )
     missing = [n for n in names if schema.get_field_index(n) < 0]
     if missing:
-        raise ResultFileError(
-            f"{name}: field {missing[0]!r} is not in the schema", path=name
-        )
+        raise ResultFileError(f"{name}: field {missing[0]!r} is not in the schema", path=name)
 
 
 def result_schema(
@@ -1179,7 +1189,8 @@ def read_result_batches(
     >>> _ = (d / "7_0.csv").write_text("id,categories\\nA,\\"Food, Drink,Bars\\"\\n")
     >>> schema = result_schema([d / "7_0.csv"])
     >>> [b.to_pylist() for b in read_result_batches(d / "7_0.csv", schema)]
-    [[{'id': 'A', 'categories': ['Food, Drink', 'Bars'], 'download_id': '7', 'source_file': '7_0.csv'}]]
+    [[{'id': 'A', 'categories': ['Food, Drink', 'Bars'], 'download_id': '7',
+       'source_file': '7_0.csv'}]]
     """
     name = _name_of(source, name)
     fmt = _format_of(name, format)

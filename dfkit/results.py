@@ -4,48 +4,49 @@ A download's data is in its result files (CSV, or newline-delimited JSON ``.txt`
 10,000 records each; :func:`dfkit.fetch.fetch_results` fetches them::
 
     read_results("data/")               -> every record (+ download_id, source_file)
+    read_results("data/", grain="reviews") -> one row per review, with the record's id
     results_to_parquet("data/", "x.parquet") -> Parquet file or hive dataset, in constant memory
 
-``read_results`` and ``results_to_parquet`` give the same columns and types; how a column's
-type is decided (never at the cost of information) lives in ``dfkit._resultfiles``.
+Both read the files through :mod:`dfkit.resultfiles` and type every field by the field
+catalog (:mod:`dfkit.catalog`), so a field has the same type in every file and download.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from dfkit._atomic import atomic_dir, atomic_file
-from dfkit._resultfiles import (
+from dfkit.catalog import is_records
+from dfkit.errors import ResultFileError
+from dfkit.resultfiles import (
     DOWNLOAD_ID,
+    MAX_EXPANSION,
     SOURCE_FILE,
     FileFormat,
     PathsOrDir,
-    RawBatch,
-    SchemaBuilder,
-    convert_text,
     discover,
-    download_id_of,
-    file_columns,
-    iter_batches,
-    text_chunk,
+    file_format,
+    read_result_batches,
+    result_schema,
 )
-from dfkit.errors import ResultFileError
 
-__all__ = ["read_results", "results_to_parquet"]
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+__all__ = ["grain_schema", "read_results", "results_to_parquet", "to_grain"]
 
 #: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
 #: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
 ROW_GROUP_BYTES = 32 << 20
-#: Bytes of input read per batch.
-BLOCK_BYTES = 8 << 20
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.string(): pd.StringDtype("pyarrow"),
@@ -54,6 +55,12 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.float64(): pd.Float64Dtype(),
     pa.bool_(): pd.BooleanDtype(),
 }
+
+
+def _pandas_type(t: pa.DataType) -> Any:
+    if pa.types.is_nested(t):
+        return pd.ArrowDtype(t)
+    return _PANDAS_TYPES.get(t)
 
 
 def _check_format(format: str | None) -> FileFormat | None:
@@ -67,86 +74,143 @@ def _check_format(format: str | None) -> FileFormat | None:
     raise ValueError(f"format must be 'csv', 'json' or None, not {format!r}")
 
 
+# --- grain --------------------------------------------------------------------------------------
+
+
+def _check_grain(schema: pa.Schema, grain: str | None) -> str | None:
+    if grain in (None, "record", "records"):
+        return None
+    assert grain is not None
+    if schema.get_field_index(grain) < 0 or not is_records(grain):
+        lists = [f.name for f in schema if is_records(f.name)]
+        raise ValueError(
+            f"grain must be 'records' or one of the files' nested lists {lists}, not {grain!r}"
+        )
+    return grain
+
+
+def grain_schema(schema: pa.Schema, grain: str) -> pa.Schema:
+    """Return the schema of one row per element of the nested list ``grain``.
+
+    The record's ``id`` (when the files have one) comes first, then the element's fields named
+    ``<grain>.<field>`` as in Datafiniti's CSV, then ``download_id`` and ``source_file``.
+
+    >>> from dfkit.resultfiles import DOWNLOAD_ID
+    >>> s = pa.schema([("id", pa.string()),
+    ...                ("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
+    >>> grain_schema(s, "reviews").names
+    ['id', 'reviews.rating', 'download_id', 'source_file']
+    """
+    element = schema.field(grain).type.value_type
+    fields = [schema.field("id")] if "id" in schema.names else []
+    fields += [pa.field(f"{grain}.{f.name}", f.type) for f in element]
+    fields += [pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
+    return pa.schema(fields)
+
+
+def to_grain(batch: pa.RecordBatch, grain: str) -> pa.RecordBatch:
+    """Return one row per element of ``batch``'s list ``grain`` (see :func:`grain_schema`)."""
+    lists = batch.column(grain)
+    parents = pc.list_parent_indices(lists)
+    elements = pc.list_flatten(lists)
+    schema = grain_schema(batch.schema, grain)
+    arrays = []
+    children = dict(zip([f.name for f in elements.type], elements.flatten(), strict=True))
+    for f in schema:
+        if f.name.startswith(grain + "."):
+            arrays.append(children[f.name[len(grain) + 1 :]])
+        else:
+            arrays.append(batch.column(f.name).take(parents))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _batches(
+    files: list[Path],
+    schema: pa.Schema,
+    *,
+    format: FileFormat | None,
+    encoding: str,
+    grain: str | None,
+    max_expansion: float,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    for path in files:
+        for batch in read_result_batches(
+            path,
+            schema,
+            format=format,
+            encoding=encoding,
+            max_expansion=max_expansion,
+            on_bytes=on_bytes,
+        ):
+            yield to_grain(batch, grain) if grain else batch
+
+
 def read_results(
     paths_or_dir: PathsOrDir,
     *,
     format: str | None = None,
+    encoding: str = "utf-8",
+    grain: str | None = None,
     dtype: Any = None,
+    max_expansion: float = MAX_EXPANSION,
 ) -> pd.DataFrame:
-    """Return every record of the result files as one DataFrame, with typed columns.
+    """Return every record of the result files as one DataFrame, typed by the field catalog.
 
     ``paths_or_dir`` is a directory (its ``.csv``, ``.txt``, ``.json``, ``.jsonl`` files,
-    optionally gzipped, in natural order), a file, or a list of them. CSV column names such as
-    ``reviews.rating`` are kept; JSON lists and objects stay Python lists and dicts. Two columns
-    are added: ``download_id`` (from the file name ``<id>_<n>.<ext>``) and ``source_file``.
+    optionally gzipped, in natural order), a file, or a list of them. Every field gets its
+    catalog type whatever the values (``postalCode`` text, ``reviews.rating`` a float, dates
+    UTC ``datetime64``, flags ``boolean``; see the README's "Result records schema"), so two
+    files, or two downloads, give the same dtypes. Multi-valued fields (``categories``,
+    ``sourceURLs``) and nested lists (``reviews``, ``prices``) are Arrow-backed list columns,
+    from CSV and JSON alike. Two columns are added: ``download_id`` (from the file name
+    ``<id>_<n>.<ext>``) and ``source_file``.
 
-    A column is converted (to ``Int64``, ``Float64``, ``boolean`` or UTC ``datetime64``) only
-    when every value reads back unchanged; otherwise it keeps its strings (postal codes with
-    leading zeros, 13-digit GTINs mixed with 16-digit ones, ...). ``dtype`` overrides that: a
-    mapping of column to dtype, or one dtype for every column (``dtype="string"`` keeps all
-    text as it is). A malformed line raises :class:`~dfkit.ResultFileError` with the file and
-    line number.
+    ``grain="reviews"`` (or any nested list the files have) gives one row per element instead,
+    with the record's ``id``. ``encoding`` reads files that are not UTF-8 (``"cp1252"``);
+    ``max_expansion`` caps how many times its size a ``.gz`` file may expand. ``dtype``
+    converts top-level columns afterwards (a mapping, or one dtype for all). A malformed line
+    raises :class:`~dfkit.ResultFileError` with the file and line number.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> csv = "name,postalCode,reviews.rating\\nA,02134,5\\nB,78701,4\\n"
+    >>> csv = "name,postalCode,reviews.rating\\nA,02134,5\\nB,78701,4.5\\n"
     >>> _ = (d / "847070_0.csv").write_text(csv)
-    >>> df = read_results(d)
+    >>> df = read_results(d, grain="reviews")
     >>> df.dtypes.astype(str).to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'name': 'string', 'postalCode': 'string', 'reviews.rating': 'Int64',
-     'download_id': 'string', 'source_file': 'string'}
-    >>> df["postalCode"].tolist(), df["download_id"][0]
-    (['02134', '78701'], '847070')
+    {'reviews.rating': 'Float64', 'download_id': 'string', 'source_file': 'string'}
+    >>> read_results(d)["postalCode"].tolist()
+    ['02134', '78701']
     """
     fmt = _check_format(format)
     files = discover(paths_or_dir, format=fmt)
-    builder = SchemaBuilder(arrow_nested=False)
-    chunks: dict[str, list[pa.Array | list[Any]]] = {}
-    origin: list[RawBatch] = []
-    total = 0
-    for path in files:
-        for batch in iter_batches(path, fmt):
-            builder.check_names(path, batch.columns)
-            builder.update(batch)
-            for name, values in batch.columns.items():
-                if name not in chunks:
-                    chunks[name] = [pa.nulls(total, pa.string())] if total else []
-                chunks[name].append(values)
-            for name, parts in chunks.items():
-                if name not in batch.columns:
-                    parts.append(pa.nulls(batch.num_rows, pa.string()))
-            total += batch.num_rows
-            origin.append(RawBatch(path, {}, batch.num_rows))
-
-    # One dtype for all applies to text columns; lists and dicts stay as they are.
-    names = [
-        n for n, st in builder.columns.items() if isinstance(dtype, Mapping) or not st.is_object
-    ]
-    overrides = _overrides(dtype, names)
-    data: dict[str, pd.Series[Any]] = {}
-    index = pd.RangeIndex(total)
-    for name, state in builder.columns.items():
-        parts = chunks[name]
-        if state.is_object:
-            values = [v for p in parts for v in text_chunk(p)]
-            series: pd.Series[Any] = pd.Series(values, index=index, dtype=object, name=name)
-        else:
-            text = pa.chunked_array(parts, type=pa.string())
-            target = pa.string() if name in overrides else state.arrow_type()
-            series = convert_text(text, target).to_pandas(types_mapper=_PANDAS_TYPES.get)
-            series.index = index
-            series.name = name
-        if name in overrides:
-            try:
-                series = series.astype(overrides[name])
-            except (ValueError, TypeError) as e:
-                raise ResultFileError(
-                    f"column {name!r} cannot be converted to {overrides[name]!r}: {e}"
-                ) from None
-        data[name] = series
-    data[DOWNLOAD_ID] = _constant_column(origin, lambda b: download_id_of(b.path.name), index)
-    data[SOURCE_FILE] = _constant_column(origin, lambda b: b.path.name, index)
-    frame: pd.DataFrame = pd.DataFrame(data, index=index)
+    schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
+    level = _check_grain(schema, grain)
+    out_schema = grain_schema(schema, level) if level else schema
+    table = pa.Table.from_batches(
+        list(
+            _batches(
+                files,
+                schema,
+                format=fmt,
+                encoding=encoding,
+                grain=level,
+                max_expansion=max_expansion,
+            )
+        ),
+        schema=out_schema,
+    )
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
+    for name, target in _overrides(dtype, list(frame.columns)).items():
+        try:
+            frame[name] = frame[name].astype(target)
+        except (ValueError, TypeError) as e:
+            raise ResultFileError(
+                f"column {name!r} cannot be converted to {target!r}: {e}"
+            ) from None
     return frame
 
 
@@ -158,38 +222,22 @@ def _overrides(dtype: Any, names: list[str]) -> dict[str, Any]:
     return dict.fromkeys(names, dtype)
 
 
-def _constant_column(batches: list[RawBatch], value: Any, index: pd.RangeIndex) -> pd.Series[Any]:
-    arr = pa.chunked_array(
-        [pa.repeat(pa.scalar(value(b), pa.string()), b.num_rows) for b in batches],
-        type=pa.string(),
-    )
-    s: pd.Series[Any] = arr.to_pandas(types_mapper=_PANDAS_TYPES.get)
-    s.index = index
-    return s
+def _progress_bar(show: bool, total: int) -> tqdm[Any] | None:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="results")
 
 
-def _schema_pass(files: list[Path]) -> SchemaBuilder:
-    builder = SchemaBuilder()
-    for path in files:
-        # Columns already known to stay strings need no conversion in later files.
-        skip = builder.settled()
-        for batch in iter_batches(path, block_size=BLOCK_BYTES, skip=skip):
-            builder.check_names(path, batch.columns)
-            builder.update(batch)
-    return builder
+def _counter(bar: tqdm[Any] | None) -> Callable[[int], None] | None:
+    if bar is None:
+        return None
 
+    def count(n: int) -> None:
+        bar.update(n)
 
-def _tables(files: list[Path], schema: pa.Schema) -> Iterator[pa.Table]:
-    for path in files:
-        for batch in iter_batches(path, block_size=BLOCK_BYTES):
-            try:
-                arrays = file_columns(batch, schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-                # Only if a file changed between the two passes.
-                raise ResultFileError(
-                    f"{path.name}: values no longer fit the schema: {e}", path=str(path)
-                ) from None
-            yield pa.Table.from_arrays(arrays, schema=schema)
+    return count
 
 
 def results_to_parquet(
@@ -197,86 +245,109 @@ def results_to_parquet(
     out: str | os.PathLike[str],
     *,
     partition_by: str | list[str] | None = None,
+    format: str | None = None,
+    encoding: str = "utf-8",
+    grain: str | None = None,
+    progress: bool = False,
+    max_expansion: float = MAX_EXPANSION,
 ) -> Path:
     """Return the path of a Parquet file (or hive dataset) holding every record of the files.
 
-    Streams the files in batches, so memory does not grow with the input: a first pass fixes
-    the schema (the same columns and types :func:`read_results` gives; a column only some files
-    have is null elsewhere; int and float widen to float; any other conflict makes a string),
-    a second writes zstd-compressed row groups of at most about 32 MB in memory. Nested JSON
-    values become Parquet lists and structs (JSON text if they cannot be unified).
+    The columns and types are :func:`read_results`'s, from the field catalog: the same field
+    has the same Parquet type in every file and every download, so datasets over several
+    downloads read back as one. Nested lists are Parquet lists of structs; anything nested that
+    the catalog does not know is stored as JSON text, so every file written reads back.
 
-    ``partition_by`` (a column or list of columns, e.g. ``"download_id"``) writes a hive
-    dataset directory ``out/download_id=847070/part-0.parquet``, readable by DuckDB, Spark,
-    Dask and pyarrow. Either way the output appears complete or not at all.
+    Streams the files in batches, so memory does not grow with the input (JSON lines are read
+    twice: once for the field names, once for the values), writing zstd-compressed row groups
+    of about 32 MB in memory. ``partition_by`` (a column or list, e.g. ``"download_id"``)
+    writes a hive dataset directory ``out/download_id=847070/part-0.parquet``. Either way the
+    output appears complete or not at all. ``progress=True`` shows a bar in bytes read over the
+    input's size. ``grain``, ``encoding`` and
+    ``max_expansion`` are :func:`read_results`'s.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "1_0.csv").write_text("sku,price\\n007,1.5\\n")
-    >>> _ = (d / "1_1.csv").write_text("sku,price,brand\\n008,2,Acme\\n")
+    >>> _ = (d / "1_0.csv").write_text("upc,prices.amountMax\\n007,1.50\\n")
+    >>> _ = (d / "1_1.csv").write_text("upc,prices.amountMax,brand\\n008,2,Acme\\n")
     >>> p = results_to_parquet(d, d / "out.parquet")
     >>> import pyarrow.parquet as pq
-    >>> pq.read_schema(p).types[:3]
-    [DataType(string), DataType(double), DataType(string)]
+    >>> pq.read_table(p).column("prices").to_pylist()[0][0]["amountMax"]
+    1.5
     """
-    files = discover(paths_or_dir)
-    builder = _schema_pass(files)
-    schema = builder.arrow_schema()
-    target = Path(out)
-    if partition_by is None:
-        with atomic_file(target) as tmp:
-            _write_file(files, schema, tmp)
+    fmt = _check_format(format)
+    files = discover(paths_or_dir, format=fmt)
+    sizes = [p.stat().st_size for p in files]
+    scanned = sum(s for p, s in zip(files, sizes, strict=True) if (fmt or file_format(p)) == "json")
+    bar = _progress_bar(progress, sum(sizes) + scanned)
+    try:
+        schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
+        if bar is not None:
+            bar.update(scanned)
+        level = _check_grain(schema, grain)
+        out_schema = grain_schema(schema, level) if level else schema
+        batches = _batches(
+            files,
+            schema,
+            format=fmt,
+            encoding=encoding,
+            grain=level,
+            max_expansion=max_expansion,
+            on_bytes=_counter(bar),
+        )
+        target = Path(out)
+        if partition_by is None:
+            with atomic_file(target) as tmp:
+                _write_file(batches, out_schema, tmp)
+            return target
+        parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
+        for name in parts:
+            if name not in out_schema.names:
+                raise ValueError(f"partition_by: no column {name!r} in the result files")
+            if pa.types.is_nested(out_schema.field(name).type):
+                raise ValueError(f"partition_by: column {name!r} holds lists or objects")
+        with atomic_dir(target) as tmpdir:
+            reader = pa.RecordBatchReader.from_batches(out_schema, batches)
+            pads.write_dataset(
+                reader,
+                tmpdir,
+                format="parquet",
+                partitioning=pads.partitioning(
+                    pa.schema([out_schema.field(n) for n in parts]), flavor="hive"
+                ),
+                basename_template="part-{i}.parquet",
+                file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
+                max_rows_per_group=1 << 17,
+                max_partitions=1 << 20,
+                existing_data_behavior="overwrite_or_ignore",
+            )
         return target
-    parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
-    for name in parts:
-        if name not in schema.names:
-            raise ValueError(f"partition_by: no column {name!r} in the result files")
-        if pa.types.is_nested(schema.field(name).type):
-            raise ValueError(f"partition_by: column {name!r} holds lists or objects")
-    avg_row = builder.nbytes / builder.rows if builder.rows else 1.0
-    rows_per_group = max(1_000, min(1 << 20, int(ROW_GROUP_BYTES / max(avg_row, 1.0))))
-    with atomic_dir(target) as tmpdir:
-        reader = pa.RecordBatchReader.from_batches(
-            schema, (b for t in _tables(files, schema) for b in t.to_batches())
-        )
-        pads.write_dataset(
-            reader,
-            tmpdir,
-            format="parquet",
-            partitioning=pads.partitioning(
-                pa.schema([schema.field(n) for n in parts]), flavor="hive"
-            ),
-            basename_template="part-{i}.parquet",
-            file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
-            min_rows_per_group=rows_per_group,
-            max_rows_per_group=rows_per_group,
-            max_partitions=1 << 20,
-            existing_data_behavior="overwrite_or_ignore",
-        )
-    return target
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-def _write_file(files: list[Path], schema: pa.Schema, path: Path) -> None:
+def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path) -> None:
     writer = pq.ParquetWriter(str(path), schema, compression="zstd")
     try:
-        pending: list[pa.Table] = []
+        pending: list[pa.RecordBatch] = []
         size = 0
-        for table in _tables(files, schema):
-            pending.append(table)
-            size += table.nbytes
+        for batch in batches:
+            pending.append(batch)
+            size += batch.nbytes
             if size >= ROW_GROUP_BYTES:
-                _flush(writer, pending)
+                _flush(writer, pending, schema)
                 pending, size = [], 0
-        _flush(writer, pending)
+        _flush(writer, pending, schema)
     finally:
         writer.close()
 
 
-def _flush(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
-    if not tables:
+def _flush(writer: pq.ParquetWriter, batches: list[pa.RecordBatch], schema: pa.Schema) -> None:
+    if not batches:
         return
-    table = pa.concat_tables(tables)
+    table = pa.Table.from_batches(batches, schema=schema)
     writer.write_table(table, row_group_size=max(table.num_rows, 1))
-    del table, tables[:]
+    del table, batches[:]
     # Hand freed buffers back to the OS, so RSS follows what is in use.
     pa.default_memory_pool().release_unused()

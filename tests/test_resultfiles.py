@@ -1,0 +1,202 @@
+"""The per-file reader other engines build on, and the real Datafiniti files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from dfkit import read_results, results_to_parquet
+from dfkit.catalog import TIMESTAMP
+from dfkit.resultfiles import read_result_batches, result_schema
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
+CSVS = {
+    "hotel_reviews_7282_1_subset_nonutf8.csv": "latin-1",
+    "fast_food_restaurants_FastFoodRestaurants.csv": "utf-8",
+    "pizza_menus_8358_1.csv": "utf-8",
+    "amazon_reviews_May19_first999_bom.csv": "utf-8",
+    "amazon_reviews_7817_1_first100.csv": "utf-8",
+    "womens_shoes_Jun19_trimmed15cols.csv": "utf-8",
+}
+
+
+def _real(name: str) -> Path:
+    path = REAL / name
+    if not path.exists():
+        pytest.skip(f"real data file {name} not present")
+    return path
+
+
+def _table(path: Path, schema: pa.Schema, **kwargs: object) -> pa.Table:
+    return pa.Table.from_batches(list(read_result_batches(path, schema, **kwargs)), schema)  # type: ignore[arg-type]
+
+
+# --- the seam ----------------------------------------------------------------------------
+
+
+def test_open_files_and_byte_ranges_read_the_same_records(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": str(i), "reviews": [{"rating": i % 5}]}) for i in range(500)]
+    path = tmp_path / "4_0.txt"
+    path.write_text("\n".join(lines))  # no trailing newline, as Datafiniti writes them
+    schema = result_schema([path])
+    whole = _table(path, schema)
+    with open(path, "rb") as f:
+        assert result_schema([f], names=["4_0.txt"]) == schema
+    with open(path, "rb") as f:
+        assert _table(f, schema, name="4_0.txt").equals(whole)  # type: ignore[arg-type]
+    size = path.stat().st_size
+    cuts = [0, 1, 77, size // 3, size // 2, size - 5, size]
+    parts = [
+        _table(path, schema, byte_range=(a, b), block_size=1000)
+        for a, b in itertools.pairwise(cuts)
+    ]
+    assert pa.concat_tables(parts).equals(whole)
+    assert whole.column("download_id").unique().to_pylist() == ["4"]
+
+
+def test_a_sampled_schema_says_when_a_field_was_missed(tmp_path: Path) -> None:
+    path = tmp_path / "1_0.txt"
+    path.write_text('{"id": "a"}\n' * 2000 + '{"id": "b", "brand": "x"}\n')
+    schema = result_schema([path], sample_bytes=1000)
+    assert "brand" not in schema.names
+    with pytest.raises(Exception, match="'brand' is not in the schema"):
+        _table(path, schema)
+    assert "brand" in result_schema([path]).names
+
+
+# --- the real files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CSVS))
+def test_real_csv_values_are_kept_against_a_plain_string_read(name: str) -> None:
+    path = _real(name)
+    encoding = CSVS[name]
+    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as f:
+        header = next(csv.reader(f))
+    raw = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    schema = result_schema([path], encoding=encoding)
+    typed = _table(path, schema, encoding=encoding).to_pylist()
+    assert len(typed) == raw.num_rows
+    for col in raw.schema.names:
+        parent, _, child = col.partition(".")
+        nested = bool(child) and parent in schema.names and col not in schema.names
+        for text, row in zip(raw.column(col).to_pylist(), typed, strict=True):
+            value = (row[parent] or [{}])[0].get(child) if nested else row[col]
+            _same(col, text, value)
+
+
+def _same(col: str, text: str | None, value: object) -> None:
+    if text is None:
+        assert value in (None, []), col
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        assert value == json.loads(text) or value, col  # a JSON cell: parsed
+    elif isinstance(value, list) and value and not isinstance(value[0], str):
+        assert all(_equal(t, v) for t, v in zip(text.split(","), value, strict=True)), col
+    elif isinstance(value, list):
+        assert ",".join(value) == text, col
+    else:
+        assert _equal(text, value), (col, text, value)
+
+
+def _equal(text: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return text.strip().lower() == str(value).lower()
+    if isinstance(value, float):
+        return float(text) == value
+    if isinstance(value, int):
+        return int(text) == value
+    if hasattr(value, "isoformat"):
+        return pd.Timestamp(text) == pd.Timestamp(value)  # type: ignore[arg-type]
+    return text == value
+
+
+def test_real_csv_types_field_by_field() -> None:
+    df = read_results(_real("pizza_menus_8358_1.csv"))
+    assert df["postalCode"].dtype == "string" and "2601" in set(df["postalCode"].dropna())
+    assert df["latitude"].dtype == "Float64" and df["priceRangeMin"].dtype == "Float64"
+    element = df["menus"].dtype.pyarrow_dtype.value_type
+    assert element.field("amountMax").type == pa.float64()
+    assert element.field("dateSeen").type == pa.list_(TIMESTAMP)
+    several = [m[0]["dateSeen"] for m in df["menus"] if m and m[0]["dateSeen"]]
+    assert max(len(s) for s in several) > 1  # comma-joined timestamps became a list
+    shoes = read_results(_real("womens_shoes_Jun19_trimmed15cols.csv"))
+    assert shoes["prices"][0][0]["amountMax"] == 29.95
+    assert shoes["ean / upc"].dtype == "string" and shoes["ean / upc"][0] == "656000000000.00"
+    amazon = read_results(_real("amazon_reviews_May19_first999_bom.csv"))
+    assert amazon.columns[0] == "id"  # BOM stripped
+    assert "Health, Household & Baby Care" in amazon["categories"][0]
+    assert amazon["dateAdded"].dtype == "datetime64[us, UTC]" or "UTC" in str(
+        amazon["dateAdded"].dtype
+    )
+    reviews = read_results(_real("amazon_reviews_7817_1_first100.csv"))
+    prices = reviews["prices"][0]
+    assert prices[0]["amountMax"] == 139.99 and prices[0]["isSale"] is False
+    assert len(prices[0]["dateSeen"]) == 2
+
+
+def test_real_json_lines_and_search_answer() -> None:
+    df = read_results(_real("electronics_products_299678_1.txt"))
+    assert len(df) == 10
+    assert df["asins"].dtype.pyarrow_dtype == pa.list_(pa.string())
+    assert df["mostRecentPriceAmount"].dtype == "Float64"
+    element = df["prices"].dtype.pyarrow_dtype.value_type
+    assert element.field("isSale").type == pa.bool_()
+    assert element.field("dateSeen").type == pa.list_(TIMESTAMP)
+    assert df["descriptions"].dtype.pyarrow_dtype.value_type.field("dateSeen").type == pa.list_(
+        TIMESTAMP
+    )
+    prop = read_results(_real("property_search_response_rawdata.json"))
+    assert len(prop) == 50
+    assert prop["latitude"].dtype == "Float64"  # "53.5" strings in the JSON
+    assert prop["postalCode"].dtype == "string"
+    assert prop["numBedroom"].dtype == "Float64"
+    assert prop["fees"].notna().sum() == 17
+
+
+def test_subsets_of_a_real_file_give_the_same_parquet_schema(tmp_path: Path) -> None:
+    path = _real("fast_food_restaurants_FastFoodRestaurants.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    province = header.index("province")
+    for state in ("NY", "AZ"):
+        subset = tmp_path / f"{state}_0.csv"
+        with open(subset, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([header, *[r for r in body if r[province] == state]])
+    schemas = [
+        pq.read_schema(results_to_parquet(p, tmp_path / f"{p.stem}.parquet")).remove_metadata()
+        for p in (path, tmp_path / "NY_0.csv", tmp_path / "AZ_0.csv")
+    ]
+    assert schemas[0] == schemas[1] == schemas[2]
+    assert schemas[0].field("postalCode").type == pa.string()
+    records = [json.loads(line) for line in _real("electronics_products_299678_1.txt").open()]
+    (tmp_path / "some_0.txt").write_text("\n".join(json.dumps(r) for r in records[:3]))
+    (tmp_path / "all_0.txt").write_text("\n".join(json.dumps(r) for r in records))
+    a = pq.read_schema(results_to_parquet(tmp_path / "some_0.txt", tmp_path / "s.parquet"))
+    b = pq.read_schema(results_to_parquet(tmp_path / "all_0.txt", tmp_path / "a.parquet"))
+    for f in a:
+        assert b.field(f.name).type == f.type, f.name
+
+
+def test_real_property_answer_to_parquet_reads_back(tmp_path: Path) -> None:
+    out = results_to_parquet(_real("property_search_response_rawdata.json"), tmp_path / "p.parquet")
+    assert pq.read_table(out).num_rows == 50
+    _ = io
