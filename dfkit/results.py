@@ -180,8 +180,8 @@ def read_results(
     >>> csv = "name,postalCode,reviews.rating\\nA,02134,5\\nB,78701,4.5\\n"
     >>> _ = (d / "847070_0.csv").write_text(csv)
     >>> df = read_results(d, grain="reviews")
-    >>> df.dtypes.astype(str).to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'reviews.rating': 'Float64', 'download_id': 'string', 'source_file': 'string'}
+    >>> df[["reviews.rating", "reviews.date"]].dtypes.astype(str).to_dict()
+    {'reviews.rating': 'Float64', 'reviews.date': 'datetime64[us, UTC]'}
     >>> read_results(d)["postalCode"].tolist()
     ['02134', '78701']
     """
