@@ -565,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _redact(text: str) -> str:
-    from dfkit.client import redact
+    from dfkit.redaction import redact
 
     text = redact(text)
     token = os.environ.get(TOKEN_ENV, "").strip()

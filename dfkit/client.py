@@ -1,23 +1,19 @@
-"""``Client``: the Datafiniti v4 downloads API over ``requests``, with retries and typed errors.
+"""``Client``: the Datafiniti v4 downloads API, with retries, deadlines and typed errors.
 
-One :class:`Client` talks to one API base URL. Every request has a timeout; retries are
-urllib3's :class:`~urllib3.util.retry.Retry` on a ``requests`` ``HTTPAdapter`` (never a
-hand-written loop):
+One :class:`Client` talks to one API base URL. The network layer beneath it (the one retry
+policy, redirects, the result-files session, answers to errors) is :mod:`dfkit.transport`;
+what it never shows (the token, the password, S3 signatures) is :mod:`dfkit.redaction`'s job.
 
-* ``GET``: connection errors, read timeouts, 429, 500, 502, 503 and 504, at most
-  ``max_retries`` times after the first attempt, with jittered exponential backoff.
-* ``POST /auth`` and the search ``POST`` (which may start a paid download): only connection
-  errors (the request never reached the server) and 429/503. Never a read error or a
-  500/502/504, after which the server may already have started the download.
-* ``Retry-After`` (seconds or an HTTP date) is honoured up to 60 s; a value that cannot be
-  parsed falls back to the backoff.
+Every call has a per-request ``timeout`` and an overall ``deadline`` (retries and their waits
+included). The token is attached only to the API's own scheme, host and port (never from
+``~/.netrc``); result-file links (pre-signed S3 URLs) are fetched through
+:attr:`Client.files_session`, which never carries an ``Authorization`` header or cookies.
 
-Security: the token is attached by a ``requests`` auth handler (so ``~/.netrc`` cannot replace
-it) and only to the API's own scheme, host and port; result-file links (pre-signed S3 URLs) are
-fetched through :attr:`Client.files_session`, a separate session that never carries an
-``Authorization`` header or cookies. The token and password never appear in ``repr``, in
-exception messages or in log records (urllib3's included), and URL query strings (S3
-signatures) are replaced by ``?<redacted>``.
+**Threads**: the API calls (:meth:`~Client.downloads`, :meth:`~Client.download`,
+:meth:`~Client.start_download`, :meth:`~Client.wait`) and :meth:`~Client.open_result` may be
+called from several threads at once on one client (``fetch_results`` does); after a 401 one
+thread logs in again while the others wait for it and reuse the new token. Making, closing and
+using the client as a context manager belong to one thread.
 
 >>> from dfkit.testing import FakeDatafiniti
 >>> with FakeDatafiniti(downloads=[{"id": "1", "status": "completed"}]) as fake:
@@ -28,47 +24,48 @@ signatures) are replaced by ``?<redacted>``.
 
 from __future__ import annotations
 
-import ipaddress
+import http.client
 import logging
 import os
-import re
-import sys
 import threading
-import time
-from collections.abc import Iterator, Mapping
-from email.utils import parsedate_to_datetime
-from http.cookiejar import DefaultCookiePolicy
+import warnings
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    InvalidHeader,
-    NewConnectionError,
-    ReadTimeoutError,
-)
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
-from dfkit._version import __version__
+from dfkit import transport
 from dfkit.errors import (
     APIError,
     AuthenticationError,
+    DfkitWarning,
     DownloadCancelled,
+    DownloadFailed,
     NetworkError,
-    NotFoundError,
-    RateLimitError,
     ResponseError,
-    ServerError,
     WaitTimeout,
 )
+from dfkit.progress import WaitBar, interactive
+from dfkit.redaction import (
+    Secret,
+    install_log_redaction,
+    register_secret,
+    shown_url,
+    unregister_secret,
+)
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "ResultFilesSession", "redact"]
+__all__ = [
+    "BASE_URL_ENV",
+    "CANCELLED_STATUSES",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_BODY_BYTES",
+    "IN_FLIGHT_STATUSES",
+    "TOKEN_ENV",
+    "Client",
+]
 
 DEFAULT_BASE_URL = "https://api.datafiniti.co/v4"
 #: ``Client(max_body_bytes=)``'s default: 2 GiB, about 1.5 million downloads in the API's shape.
@@ -76,11 +73,18 @@ DEFAULT_MAX_BODY_BYTES = 2 * 1024**3
 #: Environment variables read when ``token`` / ``base_url`` are not given.
 TOKEN_ENV = "DATAFINITI_API_TOKEN"
 BASE_URL_ENV = "DATAFINITI_API_URL"
-#: The longest ``Retry-After`` dfkit waits for, in seconds.
-RETRY_AFTER_CAP = 60.0
-#: Statuses retried on GET, and on the POSTs that may start a paid download.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-POST_RETRY_STATUSES = frozenset({429, 503})
+
+#: Statuses of a download still being prepared, as the API spells them (trimmed, lower-cased),
+#: each with the word a downloads frame uses for it. ``Client.wait`` polls only while it sees one.
+IN_FLIGHT_STATUSES: dict[str, str] = {
+    "queued": "queued",
+    "in_progress": "in_progress",
+    "in progress": "in_progress",
+    "running": "in_progress",
+    "started": "in_progress",
+}
+#: Statuses of a cancelled download (both spellings are seen).
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})
 
 _DATA_TYPES = {
     "business": "businesses",
@@ -93,361 +97,9 @@ _DATA_TYPES = {
     "person": "people",
 }
 _FORMATS = ("JSON", "CSV")
-
-# Patched by tests (and by anyone who wants ``wait`` and the retry backoff to use another clock).
-_sleep = time.sleep
-_monotonic = time.monotonic
+_TOKEN_HINT = f"check the token ({TOKEN_ENV}) or log in again"
 
 logger = logging.getLogger(__name__)
-
-_USER_AGENT = f"dfkit/{__version__}"
-
-
-# --------------------------------------------------------------------------------------------
-# Redaction
-
-
-class _Secret:
-    """A string that shows as ``'***'`` in ``repr`` (and so in debuggers and traceback locals)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-_secrets_lock = threading.Lock()
-_secrets: dict[str, int] = {}  # secret -> number of live clients holding it
-# A query string: "?" followed by something with an "=" (S3 signatures, tokens in URLs).
-_QUERY = re.compile(r"\?(?=[^\s'\"<>]*=)[^\s'\"<>)]*")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",}]+")
-# Secrets shorter than this are not scrubbed from free text: replacing every "ab" in a log line
-# would garble it, and short strings are never written anywhere by dfkit or urllib3 anyway.
-_MIN_SECRET = 4
-
-
-def _register_secret(secret: str) -> None:
-    if len(secret) >= _MIN_SECRET:
-        with _secrets_lock:
-            _secrets[secret] = _secrets.get(secret, 0) + 1
-
-
-def _unregister_secret(secret: str) -> None:
-    with _secrets_lock:
-        left = _secrets.get(secret, 0) - 1
-        if left > 0:
-            _secrets[secret] = left
-        else:
-            _secrets.pop(secret, None)
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with URL query strings, bearer tokens and live clients' secrets masked.
-
-    >>> redact("GET https://x.s3.amazonaws.com/1_0.csv?X-Amz-Signature=abc failed")
-    'GET https://x.s3.amazonaws.com/1_0.csv?<redacted> failed'
-    >>> redact("Authorization: Bearer abc.def")
-    'Authorization: Bearer ***'
-    """
-    text = _QUERY.sub("?<redacted>", text)
-    text = _BEARER.sub(r"\1 ***", text)
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-class _RedactingFilter(logging.Filter):
-    """Rewrites a record's message (and traceback text) through :func:`redact`.
-
-    It is attached to the *loggers* that emit records (``urllib3.connectionpool``, ...), not to
-    handlers: a logger's filters run once, when the record is made, so every handler that sees
-    it later (the root's, pytest's ``caplog``, a notebook's) gets the scrubbed record. A filter
-    on the ``urllib3`` parent logger would not run for records of its children.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: leave it to the handler to report
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text, record.exc_info = redact(text), None
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-_FILTER = _RedactingFilter()
-_LOGGER_PREFIXES = ("urllib3", "requests", "dfkit")
-_KNOWN_LOGGERS = (
-    "urllib3",
-    "urllib3.connectionpool",
-    "urllib3.connection",
-    "urllib3.poolmanager",
-    "urllib3.response",
-    "urllib3.util.retry",
-    "requests",
-    "dfkit",
-    __name__,
-)
-
-
-def _install_log_redaction() -> None:
-    """Attach the redacting filter to every urllib3, requests and dfkit logger (idempotent)."""
-    names = set(_KNOWN_LOGGERS)
-    names.update(
-        name
-        for name in list(logging.root.manager.loggerDict)
-        if name.split(".", 1)[0] in _LOGGER_PREFIXES
-    )
-    for name in names:
-        log = logging.getLogger(name)
-        if _FILTER not in log.filters:
-            log.addFilter(_FILTER)
-
-
-_install_log_redaction()
-
-
-# --------------------------------------------------------------------------------------------
-# Transport: retries, auth, the result-files session
-
-
-class _Retry(Retry):
-    """urllib3's ``Retry`` with ``Retry-After`` capped at 60 s and garbage values ignored."""
-
-    # 413 with Retry-After is not a reason to resend a request to this API.
-    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
-
-    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
-        try:
-            seconds = super().get_retry_after(response)
-        except InvalidHeader:  # not seconds, not an HTTP date: use the backoff instead
-            return None
-        return None if seconds is None else min(seconds, RETRY_AFTER_CAP)
-
-    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
-        seconds = self.get_retry_after(response)
-        if seconds:
-            _sleep(seconds)
-            return True
-        return False
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        if self.respect_retry_after_header and response and self.sleep_for_retry(response):
-            return
-        backoff = self.get_backoff_time()
-        if backoff > 0:
-            _sleep(backoff)
-
-
-def _retry(max_retries: int, *, post: bool) -> Retry:
-    return _Retry(
-        total=max_retries,
-        connect=max_retries,
-        # After a POST was sent the server may have started a paid download: never resend it.
-        read=False if post else max_retries,
-        status=max_retries,
-        other=0,  # TLS and other errors do not heal by retrying
-        redirect=None,  # requests follows redirects itself
-        allowed_methods=frozenset({"POST"}) if post else frozenset({"GET", "HEAD"}),
-        status_forcelist=POST_RETRY_STATUSES if post else RETRY_STATUSES,
-        backoff_factor=0.5,
-        backoff_jitter=0.5,
-        backoff_max=30.0,
-        raise_on_status=False,  # hand back the last answer: dfkit turns it into a typed error
-        respect_retry_after_header=True,
-    )
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _BearerAuth(AuthBase):
-    """Adds ``Authorization: Bearer <token>`` to requests for the API's own origin only."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        token = self._client._token
-        if token is not None and _origin(r.url or "") == self._client._origin:
-            r.headers["Authorization"] = f"Bearer {token.value}"
-        else:
-            r.headers.pop("Authorization", None)
-        return r
-
-    def __repr__(self) -> str:
-        return "<dfkit bearer auth>"
-
-
-class _NoAuth(AuthBase):
-    """Removes any ``Authorization`` header (and so keeps ``~/.netrc`` credentials away)."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers.pop("Authorization", None)
-        return r
-
-
-class ResultFilesSession(requests.Session):
-    """A ``requests.Session`` for pre-signed result-file links: no auth and no cookies, ever.
-
-    Pre-signed S3 links carry their signature in the query string; sending the API token there
-    would leak it (and S3 rejects two auth mechanisms). This session removes any
-    ``Authorization`` header, also after redirects (where ``requests`` would otherwise apply
-    ``~/.netrc``), and refuses to store cookies. Proxy settings from the environment still apply.
-
-    >>> s = ResultFilesSession()
-    >>> s.prepare_request(requests.Request("GET", "https://x/1.csv?sig=1",
-    ...     headers={"Authorization": "Bearer t"})).headers.get("Authorization") is None
-    True
-    >>> s.close()
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.auth = _NoAuth()
-        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self.headers["User-Agent"] = _USER_AGENT
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: Any) -> None:
-        prepared_request.headers.pop("Authorization", None)
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-
-
-def _snippet(body: bytes, limit: int = 200) -> str:
-    text = " ".join(body[: limit * 4].decode("utf-8", "replace").split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _looks_like_markup(body: bytes) -> str | None:
-    head = body.lstrip()[:100].lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return "HTML"
-    if head.startswith(b"<"):
-        return "XML" if head.startswith(b"<?xml") or b"<error" in head else "HTML or XML"
-    return None
-
-
-def _api_error(response: requests.Response, body: bytes, where: str) -> APIError:
-    status = response.status_code
-    error: str | None = None
-    message: str | None = None
-    details: list[Any] | None = None
-    try:
-        parsed = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        error = parsed.get("error") if isinstance(parsed.get("error"), str) else None
-        raw_message = parsed.get("message")
-        message = raw_message if isinstance(raw_message, str) else None
-        raw_details = parsed.get("details")
-        details = raw_details if isinstance(raw_details, list) else None
-    if message is None:
-        message = _snippet(body) or None
-    error = redact(error) if error else (response.reason or None)
-    message = redact(message) if message else None
-    text = f"{status} {error or 'error'}" + (f": {message}" if message else "") + f" ({where})"
-    kwargs: dict[str, Any] = {
-        "status": status,
-        "error": error,
-        "api_message": message,
-        "details": details,
-        "url": redact(response.url or ""),
-    }
-    if status in (401, 403):
-        if status == 401 and not where.endswith(" /auth"):
-            text += f"; check the token ({TOKEN_ENV}) or log in again"
-        return AuthenticationError(text, **kwargs)
-    if status == 404:
-        return NotFoundError(text, **kwargs)
-    if status == 429:
-        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-        return RateLimitError(text, retry_after=retry_after, **kwargs)
-    if status >= 500:
-        return ServerError(text, **kwargs)
-    return APIError(text, **kwargs)
-
-
-def _network_error(exc: requests.RequestException, where: str) -> NetworkError:
-    # Once retries are spent requests wraps urllib3's MaxRetryError in a plain ConnectionError:
-    # name the underlying failure.
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    if isinstance(exc, requests.ConnectTimeout) or (
-        isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError)
-    ):
-        kind = "connection timed out"
-    elif isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
-        kind = "no answer within the read timeout"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        kind = "TLS error"
-    elif isinstance(exc, requests.ConnectionError):
-        kind = "connection failed"
-    else:
-        kind = type(exc).__name__
-    return NetworkError(f"{kind} ({where}): {redact(str(exc))}")
-
-
-# --------------------------------------------------------------------------------------------
-# The client
-
-
-def _interactive() -> bool:
-    """True when stderr is a terminal or the code runs in a Jupyter kernel."""
-    try:
-        if sys.stderr is not None and sys.stderr.isatty():
-            return True
-    except (AttributeError, ValueError):  # replaced or closed stderr
-        pass
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if callable(get_ipython) else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class Client:
@@ -455,11 +107,12 @@ class Client:
 
     ``base_url`` defaults to ``$DATAFINITI_API_URL`` or the real API; plain ``http`` is accepted
     only for a loopback host (a local fake server). ``timeout`` is ``(connect, read)`` seconds
-    for every request; ``max_retries`` counts retries after the first attempt;
-    ``max_body_bytes`` caps an answer's size (default 2 GiB, enough for a large account's
-    ``GET /downloads``). A ``session``
-    you pass is used for API calls (dfkit mounts its retrying adapters on it for the API's URLs
-    and does not close it); result files always go through :attr:`files_session`.
+    for every request; ``deadline`` the seconds one API call may take in all (retries, their
+    waits and reading the answer included; ``None`` for no limit); ``max_retries`` counts
+    retries after the first attempt; ``max_body_bytes`` caps an answer's size (default 2 GiB,
+    enough for a large account's ``GET /downloads``). A ``session`` you pass is used for API
+    calls (dfkit mounts its retrying adapters on it for the API's URLs and does not close it);
+    result files always go through :attr:`files_session`.
 
     >>> from dfkit.testing import FakeDatafiniti
     >>> with FakeDatafiniti() as fake, Client(fake.token, base_url=fake.url) as client:
@@ -474,17 +127,20 @@ class Client:
         *,
         base_url: str | None = None,
         timeout: float | tuple[float, float] = (10, 60),
+        deadline: float | None = 300.0,
         max_retries: int = 5,
         session: requests.Session | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-        self.base_url = _check_base_url(base_url)
-        self._origin = _origin(self.base_url)
+        self.base_url = transport.check_base_url(base_url)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
         self.timeout = timeout
+        self.deadline = deadline
         self.max_retries = max_retries
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
             raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
@@ -492,8 +148,10 @@ class Client:
             raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
         #: Answers larger than this are refused without being read whole.
         self.max_body_bytes = max_body_bytes
-        self._token: _Secret | None = None
-        self._credentials: tuple[str, _Secret] | None = None
+        self._token: Secret | None = None
+        self._credentials: tuple[str, Secret] | None = None
+        # Held while logging in again: other threads that got a 401 wait, then reuse the token.
+        self._login_lock = threading.Lock()
         if token is None:
             token = os.environ.get(TOKEN_ENV)
         self._set_token(token)
@@ -501,24 +159,22 @@ class Client:
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._owns_session:
-            self.session.headers["User-Agent"] = _USER_AGENT
-        get_adapter = HTTPAdapter(max_retries=_retry(max_retries, post=False))
-        post_adapter = HTTPAdapter(max_retries=_retry(max_retries, post=True))
-        # requests picks the adapter with the longest matching URL prefix: the POSTs that may
-        # start a paid download get the cautious policy, everything else under the API the
-        # full one. Other origins (redirect targets) keep the session's own adapters.
-        self.session.mount(self.base_url + "/", get_adapter)
-        self.session.mount(self.base_url + "/auth", post_adapter)
-        for plural in sorted(set(_DATA_TYPES.values())):
-            self.session.mount(f"{self.base_url}/{plural}/search", post_adapter)
-        self._auth = _BearerAuth(self)
+            self.session.headers["User-Agent"] = transport.USER_AGENT
+        posts = ["auth"] + [f"{plural}/search" for plural in sorted(set(_DATA_TYPES.values()))]
+        transport.mount_retries(self.session, self.base_url + "/", max_retries, post_paths=posts)
 
-        #: The session for result-file links: same retry policy as API GETs, no auth, no cookies.
-        self.files_session: requests.Session = ResultFilesSession()
-        files_adapter = HTTPAdapter(max_retries=_retry(max_retries, post=False), pool_maxsize=16)
-        self.files_session.mount("https://", files_adapter)
-        self.files_session.mount("http://", files_adapter)
-        _install_log_redaction()  # loggers created since import (urllib3.contrib, ...)
+        #: The session for result-file links: the same retry policy, no auth, no cookies.
+        self.files_session: requests.Session = transport.result_files_session(
+            max_retries, pool_maxsize=16
+        )
+        install_log_redaction()  # loggers created since import (urllib3.contrib, ...)
+        if http.client.HTTPConnection.debuglevel > 0:
+            warnings.warn(
+                "http.client.HTTPConnection.debuglevel is set: the standard library prints "
+                "every request's headers, the API token included, bypassing dfkit's redaction",
+                DfkitWarning,
+                stacklevel=2,
+            )
 
     # -- construction -----------------------------------------------------------------------
 
@@ -536,38 +192,48 @@ class Client:
         Client(base_url='http://127.0.0.1:...', token=set, login=True)
         >>> client.close()
         """
-        client = cls(token="", **kwargs)
-        client._credentials = (email, _Secret(password))
-        _register_secret(password)
+        # From here on no frame holds the bare password (traceback locals would show it).
+        secret = Secret(password)
+        del password
+        register_secret(secret.value)
         try:
-            client._authenticate()
+            client = cls(token="", **kwargs)
+        except BaseException:
+            unregister_secret(secret.value)
+            raise
+        client._credentials = (email, secret)
+        try:
+            client._authenticate(None)
         except BaseException:
             client.close()
             raise
         return client
 
     def _set_token(self, token: str | None) -> None:
-        if self._token is not None:
-            _unregister_secret(self._token.value)
-            self._token = None
         token = (token or "").strip()
-        if not token:
-            return
-        if not all(33 <= ord(ch) <= 126 for ch in token):
+        if token and not all(33 <= ord(ch) <= 126 for ch in token):
             # Never echo it: requests' own error would print the whole header.
             raise ValueError("the API token contains spaces or control characters")
-        self._token = _Secret(token)
-        _register_secret(token)
+        new = Secret(token) if token else None
+        if new is not None:
+            register_secret(token)
+        old, self._token = self._token, new  # one assignment: readers see old or new, whole
+        if old is not None:
+            unregister_secret(old.value)
 
-    def _authenticate(self) -> None:
+    def _authenticate(self, refused: Secret | None) -> None:
+        """Log in, unless another thread already replaced the ``refused`` token meanwhile."""
         assert self._credentials is not None
-        email, password = self._credentials
-        body = {"email": email, "password": password.value}
-        data = self._request("POST", "/auth", json=body, authenticating=True)
-        token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token.strip():
-            raise ResponseError("POST /auth answered without a token")
-        self._set_token(token)
+        with self._login_lock:
+            if refused is not None and self._token is not refused:
+                return  # another thread logged in while this one waited: reuse its token
+            email, password = self._credentials
+            body = Secret(orjson.dumps({"email": email, "password": password.value}))
+            data = self._request("POST", "/auth", body=body, authenticating=True)
+            token = data.get("token") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not token.strip():
+                raise ResponseError("POST /auth answered without a token")
+            self._set_token(token)
         logger.debug("logged in to %s", self.base_url)
 
     # -- public API -------------------------------------------------------------------------
@@ -621,8 +287,7 @@ class Client:
         ...     Client(fake.token, base_url=fake.url).download(7)["status"]
         'queued'
         """
-        path = f"/downloads/{quote(str(download_id), safe='')}"
-        return self._object("GET", path)
+        return self._object("GET", _download_path(download_id))
 
     def start_download(
         self,
@@ -638,7 +303,8 @@ class Client:
         ``POST /{businesses|products|properties|people}/search`` with ``download: true``.
         ``data_type`` accepts singular or plural (``"product"``, ``"products"``);
         ``num_records`` is required and must be positive: without it the API would sell every
-        matching record. The POST is never resent after the server may have received it.
+        matching record. The POST is never resent after the server may have received it, and
+        never to another origin.
 
         >>> from dfkit.testing import FakeDatafiniti
         >>> with FakeDatafiniti() as fake:
@@ -661,15 +327,15 @@ class Client:
         fmt = str(format).strip().upper()
         if fmt not in _FORMATS:
             raise ValueError(f"format must be 'JSON' or 'CSV', got {format!r}")
-        body: dict[str, Any] = {
+        request: dict[str, Any] = {
             "query": query,
             "format": fmt,
             "num_records": num_records,
             "download": True,
         }
         if view is not None:
-            body["view"] = view
-        return self._object("POST", f"/{plural}/search", json=body)
+            request["view"] = view
+        return self._object("POST", f"/{plural}/search", body=Secret(orjson.dumps(request)))
 
     def wait(
         self,
@@ -681,10 +347,15 @@ class Client:
     ) -> dict[str, Any]:
         """Return the download object once its status is ``completed``, polling every few seconds.
 
-        Raises :class:`~dfkit.errors.DownloadCancelled` if it is cancelled and
-        :class:`~dfkit.errors.WaitTimeout` (``.last`` = the last object seen) after ``timeout``
-        seconds. ``progress`` shows a bar of ``num_downloaded / num_records``; by default only
-        when stderr is a terminal or the code runs in a notebook.
+        It polls only while the status is one of :data:`IN_FLIGHT_STATUSES` (``queued``,
+        ``running``, ``started``, ``in_progress``; trimmed and lower-cased). It raises
+        :class:`~dfkit.errors.DownloadCancelled` for ``cancelled`` / ``canceled`` and
+        :class:`~dfkit.errors.DownloadFailed` (``.download``) for any other status
+        (``failed``, ``error``, none at all). ``timeout`` is a deadline in seconds: no poll, retry
+        or ``Retry-After`` wait runs past it, and then :class:`~dfkit.errors.WaitTimeout`
+        (``.last`` = the last object seen) is raised. ``progress`` shows the records done out of
+        ``num_records`` and the status; by default only when stderr is a terminal or the code
+        runs in a notebook.
 
         >>> from dfkit.testing import FakeDatafiniti
         >>> with FakeDatafiniti() as fake, Client(fake.token, base_url=fake.url) as client:
@@ -693,34 +364,52 @@ class Client:
         ...     done["num_downloaded"], len(done["results"])
         (3, 1)
         """
-        if poll_interval < 0:
+        if not poll_interval >= 0:
             raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
-        show = _interactive() if progress is None else bool(progress)
-        deadline = None if timeout is None else _monotonic() + timeout
-        bar = _progress_bar(download_id, show)
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+        show = interactive() if progress is None else bool(progress)
+        deadline = None if timeout is None else transport.monotonic() + timeout
+        path = _download_path(download_id)
+        bar = WaitBar(f"download {download_id}", show=show)
+        last: dict[str, Any] | None = None
         try:
             while True:
-                current = self.download(download_id)
-                status = str(current.get("status", "")).lower()
-                _update_bar(bar, current)
+                try:
+                    current = self._object("GET", path, retry_deadline=deadline)
+                except (NetworkError, APIError) as exc:
+                    if deadline is not None and transport.monotonic() >= deadline:
+                        raise WaitTimeout(
+                            f"download {download_id}: no answer within the {timeout:g} s "
+                            f"timeout ({exc})",
+                            last,
+                        ) from exc
+                    raise
+                last = current
+                status = str(current.get("status") or "").strip().lower()
+                bar.update(current, IN_FLIGHT_STATUSES.get(status, status))
                 if status == "completed":
                     return current
-                if status == "cancelled":
+                if status in CANCELLED_STATUSES:
                     raise DownloadCancelled(f"download {download_id} was cancelled", current)
+                if status not in IN_FLIGHT_STATUSES:
+                    shown = repr(status) if status else "none"
+                    raise DownloadFailed(
+                        f"download {download_id} ended with status {shown}, not completed",
+                        current,
+                    )
                 pause = poll_interval
                 if deadline is not None:
-                    left = deadline - _monotonic()
+                    left = deadline - transport.monotonic()
                     if left <= 0:
                         raise WaitTimeout(
-                            f"download {download_id} still {status or 'unknown'} after "
-                            f"{timeout:g} s",
+                            f"download {download_id} still {status} after {timeout:g} s",
                             current,
                         )
                     pause = min(pause, left)
-                _sleep(pause)
+                transport.sleep(pause)
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
 
     def open_result(
         self,
@@ -731,7 +420,9 @@ class Client:
     ) -> requests.Response:
         """Return the response for a result-file link, fetched without any credentials.
 
-        Uses :attr:`files_session` with the client's timeout and GET retry policy. The status
+        Uses :attr:`files_session` with the client's timeout and the GET retry policy. Only
+        https links are fetched (http on loopback only), and every redirect hop is checked the
+        same way before it is requested (:class:`~dfkit.errors.APIError` if refused). The status
         is *not* checked: a ``403`` whose XML body says ``AccessDenied`` / ``Request has
         expired`` means the link expired (``client.download(id)`` has fresh ones). Connection
         failures raise :class:`~dfkit.errors.NetworkError` with the signature redacted. Close
@@ -748,23 +439,24 @@ class Client:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise ValueError(f"result links must be http(s) URLs, got scheme {scheme!r}")
+        problem = transport.link_problem(url)
+        if problem:
+            raise ValueError(problem)
         try:
             return self.files_session.get(
                 url, stream=stream, timeout=self.timeout, headers=dict(headers or {})
             )
         except requests.RequestException as exc:
-            raise _network_error(exc, f"GET {redact(url)}") from None
+            raise transport.network_error(exc, f"GET {shown_url(url)}") from None
 
     def close(self) -> None:
         """Close the sessions this client opened (not a ``session`` passed in)."""
         if self._owns_session:
             self.session.close()
         self.files_session.close()
-        if self._token is not None:
-            _unregister_secret(self._token.value)
-            self._token = None
+        self._set_token(None)
         if self._credentials is not None:
-            _unregister_secret(self._credentials[1].value)
+            unregister_secret(self._credentials[1].value)
             self._credentials = None
 
     def __enter__(self) -> Client:
@@ -787,8 +479,15 @@ class Client:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        data = self._request(method, path, **kwargs)
+    def _object(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Secret | None = None,
+        retry_deadline: float | None = None,
+    ) -> dict[str, Any]:
+        data = self._request(method, path, body=body, retry_deadline=retry_deadline)
         if not isinstance(data, dict):
             raise ResponseError(f"{method} {path}: expected a JSON object, got {_json_type(data)}")
         return data
@@ -798,23 +497,40 @@ class Client:
         method: str,
         path: str,
         *,
-        json: Any = None,
+        body: Secret | None = None,
         authenticating: bool = False,
+        retry_deadline: float | None = None,
         raw: bool = False,
     ) -> Any:
         """Send one API call (re-logging in once after a 401) and return its parsed JSON body.
 
         ``raw``: return the checked body as bytes instead of parsing it.
+
+        ``retry_deadline`` (a :data:`dfkit.transport.monotonic` time) ends the retry waits
+        sooner than the call's own deadline.
         """
         where = f"{method} {path}"
-        if self._token is None and not authenticating:
-            raise AuthenticationError(
-                "No Datafiniti API token: pass Client(token=...), set the "
-                f"{TOKEN_ENV} environment variable, or use Client.login(email, password)"
-            )
+        deadline = None if self.deadline is None else transport.monotonic() + self.deadline
         relogged = False
         while True:
-            response = self._send(method, self.base_url + path, json, where)
+            token = self._token
+            if token is None and not authenticating:
+                raise AuthenticationError(
+                    "No Datafiniti API token: pass Client(token=...), set the "
+                    f"{TOKEN_ENV} environment variable, or use Client.login(email, password)"
+                )
+            response = transport.send(
+                self.session,
+                method,
+                self.base_url + path,
+                where=where,
+                token=None if authenticating else token,
+                body=body,
+                timeout=self.timeout,
+                deadline=deadline,
+                retry_deadline=retry_deadline,
+                follow="never" if authenticating else ("get" if method == "GET" else "post"),
+            )
             with response:
                 if (
                     response.status_code == 401
@@ -825,110 +541,35 @@ class Client:
                     # A 401 means the call was refused, so replaying it (even the POST) is safe.
                     logger.info("%s answered 401: logging in again", where)
                     relogged = True
-                    self._authenticate()
+                    self._authenticate(token)
                     continue
-                return self._parse(response, where, raw=raw)
+                return self._parse(response, where, deadline, authenticating, raw)
 
-    def _send(self, method: str, url: str, json: Any, where: str) -> requests.Response:
-        try:
-            return self.session.request(
-                method,
-                url,
-                json=json,
-                auth=self._auth,
-                timeout=self.timeout,
-                stream=True,
-                headers={"Accept": "application/json"},
-            )
-        except requests.RequestException as exc:
-            raise _network_error(exc, where) from None
-
-    def _parse(self, response: requests.Response, where: str, *, raw: bool = False) -> Any:
-        if not response.ok:
-            try:
-                body = self._read(response, where, limit=64 * 1024, strict=False)
-            except (ResponseError, NetworkError):
-                body = b""
-            raise _api_error(response, body, where)
-        body = self._read(response, where)
-        if not body.strip():
-            raise ResponseError(f"{where}: empty answer (status {response.status_code})")
-        markup = _looks_like_markup(body)
-        if markup:
-            raise ResponseError(
-                f"{where}: expected JSON, got {markup} "
-                f"({response.headers.get('Content-Type', 'no content type')}): "
-                f"{redact(_snippet(body, 120))}"
-            )
-        if raw:
-            return body
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ResponseError(
-                f"{where}: the answer is not valid JSON ({exc}); "
-                f"{len(body)} bytes starting {redact(_snippet(body, 80))!r}"
-            ) from None
-
-    def _read(
+    def _parse(
         self,
         response: requests.Response,
         where: str,
-        *,
-        limit: int | None = None,
-        strict: bool = True,
-    ) -> bytes:
-        """Return the body, refusing one over ``limit`` bytes without reading it whole.
-
-        With ``strict=False`` (error answers) an oversized body is cut at ``limit`` instead.
-        """
-        limit = self.max_body_bytes if limit is None else limit
-        length = response.headers.get("Content-Length", "")
-        if strict and length.isdigit() and int(length) > limit:
-            raise ResponseError(
-                f"{where}: the answer is {int(length):,} bytes, over the {limit:,}-byte limit"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in _iter_content(response):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    if not strict:
-                        break
-                    raise ResponseError(
-                        f"{where}: the answer is over the {limit:,}-byte limit; stopped reading"
-                    )
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            raise ResponseError(
-                f"{where}: the answer was cut off after {size:,} bytes"
-                + (f" of {int(length):,}" if length.isdigit() else "")
-            ) from None
-        except requests.RequestException as exc:
-            raise _network_error(exc, where) from None
-        body = b"".join(chunks)
-        return body[:limit] if not strict else body
+        deadline: float | None,
+        authenticating: bool,
+        raw: bool,
+    ) -> Any:
+        if not response.ok:
+            try:
+                body = transport.read_body(
+                    response, where, limit=64 * 1024, strict=False, deadline=deadline
+                )
+            except (ResponseError, NetworkError):
+                body = b""
+            hint = None if authenticating else _TOKEN_HINT
+            raise transport.api_error(response, body, where, hint_401=hint)
+        body = transport.read_body(response, where, limit=self.max_body_bytes, deadline=deadline)
+        if raw:
+            return transport.checked_json(response, body, where)
+        return transport.parse_json(response, body, where)
 
 
-def _iter_content(response: requests.Response) -> Iterator[bytes]:
-    return response.iter_content(chunk_size=64 * 1024)
-
-
-def _check_base_url(base_url: str) -> str:
-    base_url = base_url.strip().rstrip("/")
-    parts = urlsplit(base_url)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if scheme not in ("http", "https") or not host:
-        raise ValueError(f"base_url must be an http(s) URL, got {redact(base_url)!r}")
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        raise ValueError("base_url must not contain credentials, a query string or a fragment")
-    if scheme == "http" and not _is_loopback(host):
-        raise ValueError(
-            f"refusing plain http to {host}: the token would travel unencrypted "
-            "(http is allowed only for loopback hosts such as a local fake server)"
-        )
-    return base_url
+def _download_path(download_id: str | int) -> str:
+    return f"/downloads/{quote(str(download_id), safe='')}"
 
 
 def _json_type(value: Any) -> str:
@@ -937,23 +578,3 @@ def _json_type(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
     )
-
-
-def _progress_bar(download_id: str | int, show: bool) -> Any:
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=None, desc=f"download {download_id}", unit="rec", leave=True)
-
-
-def _update_bar(bar: Any, current: Mapping[str, Any]) -> None:
-    if bar is None:
-        return
-    total, done = current.get("num_records"), current.get("num_downloaded")
-    if isinstance(total, int) and not isinstance(total, bool) and total > 0 and bar.total != total:
-        bar.total = total
-    if isinstance(done, int) and not isinstance(done, bool) and done >= 0:
-        bar.n = done
-    bar.set_postfix_str(str(current.get("status", "")), refresh=False)
-    bar.refresh()

@@ -16,6 +16,7 @@ kind of failure::
     │   ├── RateLimitError          429 after retries (``retry_after`` in seconds, if sent)
     │   └── ServerError             5xx after retries
     ├── DownloadCancelled           ``Client.wait`` saw the download cancelled
+    ├── DownloadFailed              ``Client.wait`` saw it end otherwise (``failed``, ...)
     └── WaitTimeout                 ``Client.wait`` ran out of time (``last`` = last object seen)
 
     DfkitWarning (UserWarning)      something was kept but looks wrong (e.g. an unknown status)
@@ -36,6 +37,7 @@ __all__ = [
     "DfkitError",
     "DfkitWarning",
     "DownloadCancelled",
+    "DownloadFailed",
     "ExportError",
     "NetworkError",
     "NotFoundError",
@@ -152,6 +154,17 @@ class ServerError(APIError):
 
 class DownloadCancelled(DfkitError):
     """Raised by ``Client.wait`` when the download was cancelled; ``download`` is its object."""
+
+    def __init__(self, message: str, download: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.download = download
+
+
+class DownloadFailed(DfkitError):
+    """Raised by ``Client.wait`` when the download ended neither completed nor cancelled.
+
+    ``download`` is its last object (status ``failed``, ``error``, missing, ...).
+    """
 
     def __init__(self, message: str, download: dict[str, Any] | None = None) -> None:
         super().__init__(message)

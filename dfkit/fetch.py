@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from dfkit._atomic import atomic_file
-from dfkit.client import ResultFilesSession, _interactive, _is_loopback, redact
 from dfkit.errors import DfkitError, ResultFetchError
+from dfkit.progress import interactive
+from dfkit.redaction import redact, shown_url
+from dfkit.transport import link_problem, result_files_session
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -71,14 +71,6 @@ class _LinkExpired(Exception):
 
 class _Stopped(Exception):
     pass
-
-
-def _shown(url: str) -> str:
-    """The URL without its query string (an S3 signature) or credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?<redacted>" if parts.query else "")
 
 
 def _result_urls(download: Mapping[str, Any]) -> list[str | None]:
@@ -157,16 +149,6 @@ def _extension(url: str, fmt: str | None) -> str | None:
     return by_format
 
 
-def _url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if parts.hostname and (
-        scheme == "https" or (scheme == "http" and _is_loopback(parts.hostname))
-    ):
-        return None
-    return f"refusing {_shown(url)}: only https links are fetched (http on loopback only)"
-
-
 def _check_job(job: _Job, dest: Path) -> None:
     """Fill in ``job.path``, or mark the job failed when its id, URL or name is unsafe."""
     if job.status is not None or job.url is None:
@@ -178,13 +160,13 @@ def _check_job(job: _Job, dest: Path) -> None:
             "(expected letters, digits, '-' or '_')",
         )
         return
-    problem = _url_problem(job.url)
+    problem = link_problem(job.url)
     if problem:
         job.done("failed", problem)
         return
     ext = _extension(job.url, job.format)
     if ext is None:
-        job.done("failed", f"cannot tell the file type of {_shown(job.url)} (format unknown)")
+        job.done("failed", f"cannot tell the file type of {shown_url(job.url)} (format unknown)")
         return
     path = dest / f"{job.id}_{job.result_index}.{ext}"
     if path.resolve().parent != dest.resolve():
@@ -249,17 +231,17 @@ class _Fetcher:
             raise DfkitError(f"the refreshed download has no result {job.result_index}")
         url = fresh[job.result_index]
         assert url is not None
-        problem = _url_problem(url)
+        problem = link_problem(url)
         if problem:
             raise DfkitError(problem)
         job.url = url
         return url
 
     def _get(self, url: str, path: Path) -> int:
-        where = _shown(url)
+        where = shown_url(url)
         with self.session.get(url, stream=True, timeout=self.timeout) as r:
-            if r.url and r.url != url and _url_problem(r.url):
-                raise DfkitError(f"{where} redirected to {_shown(r.url)}: not https")
+            if r.url and r.url != url and link_problem(r.url):
+                raise DfkitError(f"{where} redirected to {shown_url(r.url)}: not https")
             if r.status_code == 403:
                 body = r.raw.read(4096, decode_content=True) or b""
                 if b"<Error>" in body or b"<?xml" in body:
@@ -289,27 +271,6 @@ class _Fetcher:
                 if expected is not None and expected.isdigit() and int(expected) != size:
                     raise DfkitError(f"{where}: connection closed after {size} of {expected} bytes")
             return size
-
-
-def _own_session(workers: int) -> requests.Session:
-    session = ResultFilesSession()
-    retry = Retry(
-        total=_RETRIES,
-        connect=_RETRIES,
-        read=_RETRIES,
-        status=_RETRIES,
-        other=0,
-        allowed_methods=frozenset({"GET"}),
-        status_forcelist=frozenset({429, 500, 502, 503, 504}),
-        backoff_factor=0.5,
-        backoff_max=30.0,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max(workers, 10))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def fetch_results(
@@ -373,13 +334,17 @@ def fetch_results(
         else:
             todo.append(job)
 
-    show = _interactive() if progress is None else progress
+    show = interactive() if progress is None else progress
     bar: tqdm[Any] | None = None
     if show and todo:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc="results")
-    session = client.files_session if client is not None else _own_session(workers)
+    session = (
+        client.files_session
+        if client is not None
+        else result_files_session(_RETRIES, pool_maxsize=max(workers, 10))
+    )
     fetcher = _Fetcher(session, client, bar)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dfkit-fetch")
     try:

@@ -14,7 +14,6 @@ import pytest
 import requests
 
 import dfkit
-import dfkit.client as client_mod
 from dfkit import (
     AuthenticationError,
     Client,
@@ -22,13 +21,14 @@ from dfkit import (
     NetworkError,
     ResponseError,
     WaitTimeout,
+    transport,
 )
 from dfkit.testing import FakeDatafiniti
 
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_mod, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(transport, "sleep", lambda seconds: None)
     monkeypatch.delenv("DATAFINITI_API_TOKEN", raising=False)
     monkeypatch.delenv("DATAFINITI_API_URL", raising=False)
 
@@ -96,17 +96,9 @@ def test_seeding_rewrites_links_and_keeps_their_shape() -> None:
 def test_start_wait_completed_and_fetch(fake: FakeDatafiniti, client: Client) -> None:
     started = client.start_download("products", "brand:Apple", num_records=25, format="JSON")
     assert started["status"] == "queued" and started["results"] == []
-    seen: list[str] = []
-    real_download = client.download
-
-    def spy(download_id: str | int) -> dict[str, Any]:
-        d = real_download(download_id)
-        seen.append(d["status"])
-        return d
-
-    client.download = spy  # type: ignore[method-assign]
+    assert client.download(started["id"])["status"] == "running"
     done = client.wait(started["id"], poll_interval=0.01, progress=False)
-    assert seen == ["running", "completed"]
+    assert len(fake.requests_to(f"/downloads/{started['id']}")) == 2  # running, completed
     assert done["num_downloaded"] == 25 and len(done["results"]) == 1
     with client.open_result(done["results"][0]) as r:
         assert r.status_code == 200
@@ -143,8 +135,8 @@ def test_wait_cancelled(fake: FakeDatafiniti, client: Client) -> None:
 
 def test_wait_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
-    monkeypatch.setattr(client_mod, "_monotonic", lambda: now[0])
-    monkeypatch.setattr(client_mod, "_sleep", lambda s: now.__setitem__(0, now[0] + s))
+    monkeypatch.setattr(transport, "monotonic", lambda: now[0])
+    monkeypatch.setattr(transport, "sleep", lambda s: now.__setitem__(0, now[0] + s))
     with FakeDatafiniti(polls_to_complete=1000) as fake, Client(fake.token, base_url=fake.url) as c:
         d = c.start_download("products", "x", num_records=1000)
         with pytest.raises(WaitTimeout) as info:

@@ -1,0 +1,48 @@
+"""Fixtures of the network tests: a fake API, a client on it, sleeps recorded instead of slept."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from dfkit import Client, transport
+from dfkit.testing import FakeDatafiniti
+
+DOWNLOAD = {"id": "847070", "status": "completed", "num_records": 10, "results": []}
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No token or base URL from the environment of whoever runs the tests."""
+    monkeypatch.delenv("DATAFINITI_API_TOKEN", raising=False)
+    monkeypatch.delenv("DATAFINITI_API_URL", raising=False)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every sleep dfkit asks for (retry backoff, Retry-After, wait polls), without sleeping."""
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "sleep", slept.append)
+    return slept
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatafiniti]:
+    with FakeDatafiniti(downloads=[dict(DOWNLOAD)]) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeDatafiniti, sleeps: list[float]) -> Iterator[Client]:
+    with Client(fake.token, base_url=fake.url, timeout=(2, 2), max_retries=3) as c:
+        yield c
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
