@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -51,14 +52,16 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _say(*lines: str, file: TextIO | None = None) -> None:
+    from dfkit.redaction import printable
+
     out = sys.stdout if file is None else file
     for line in lines:
-        print(line, file=out)
+        print(printable(line), file=out)  # values from the API may hold ANSI escapes
 
 
 def _note(message: str) -> None:
     """Tell the user something about how the command runs (stderr: stdout may be data)."""
-    print(message, file=sys.stderr)
+    _say(message, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -230,6 +233,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     shape = f"{ROW_LABELS[args.per]}, {count(len(df.columns), 'column')}"
     _say(f"Wrote {count(len(df), 'row')} ({shape}) to {path} ({kind})")
     return 0
+
+
+#: ``dfkit wait``'s timeout when ``--timeout`` is not given, in seconds.
+WAIT_TIMEOUT = 6 * 3600
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -452,14 +459,20 @@ def build_parser() -> argparse.ArgumentParser:
         "wait for a download to complete",
         f"Poll one download (GET /downloads/ID, free of charge) until it completes; needs\n"
         f"{TOKEN_ENV}. Shows a progress bar in a terminal. Exits with status 1 if the\n"
-        "download is cancelled or the timeout passes.\n\n"
+        "download is cancelled, ends with another status (failed, ...), or the timeout\n"
+        f"passes (default: {WAIT_TIMEOUT // 3600} hours).\n\n"
         "example:\n"
         "  dfkit wait 847070 --timeout 3600",
         cmd_wait,
     )
     wait.add_argument("id", metavar="ID", help="download id")
     wait.add_argument(
-        "--timeout", type=_non_negative_float, metavar="S", help="give up after S seconds"
+        "--timeout",
+        type=_non_negative_float,
+        default=WAIT_TIMEOUT,
+        metavar="S",
+        help=f"give up after S seconds (default: {WAIT_TIMEOUT:,}, i.e. "
+        f"{WAIT_TIMEOUT // 3600} hours)",
     )
     wait.add_argument(
         "--poll-interval",
@@ -565,13 +578,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _redact(text: str) -> str:
-    from dfkit.redaction import redact
+    from dfkit.redaction import printable, redact
 
     text = redact(text)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if len(token) >= 4:
         text = text.replace(token, "***")
-    return text
+    return printable(text)
+
+
+class _Progress(logging.Handler):
+    """Prints what the network layer is doing (``retrying GET /downloads (2/5): ...``) on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"{PROG}: {_redact(record.getMessage())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _retries_on_stderr() -> Iterator[None]:
+    """Say on stderr when a request is retried, instead of going silent while it waits."""
+    log = logging.getLogger("dfkit.transport")
+    handler, level = _Progress(logging.INFO), log.level
+    log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 def _show_warning(
@@ -621,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = bool(getattr(args, "verbose", False))
     from dfkit.errors import DfkitError
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _retries_on_stderr():
         warnings.showwarning = _show_warning
         try:
             code: int = args.func(args)

@@ -386,14 +386,15 @@ class Client:
                         ) from exc
                     raise
                 last = current
-                status = str(current.get("status") or "").strip().lower()
+                raw = str(current.get("status") or "").strip()
+                status = raw.lower()
                 bar.update(current, IN_FLIGHT_STATUSES.get(status, status))
                 if status == "completed":
                     return current
                 if status in CANCELLED_STATUSES:
                     raise DownloadCancelled(f"download {download_id} was cancelled", current)
                 if status not in IN_FLIGHT_STATUSES:
-                    shown = repr(status) if status else "none"
+                    shown = repr(raw) if raw else "none"
                     raise DownloadFailed(
                         f"download {download_id} ended with status {shown}, not completed",
                         current,
@@ -403,7 +404,7 @@ class Client:
                     left = deadline - transport.monotonic()
                     if left <= 0:
                         raise WaitTimeout(
-                            f"download {download_id} still {status} after {timeout:g} s",
+                            f"download {download_id} still {raw} after {timeout:g} s",
                             current,
                         )
                     pause = min(pause, left)
@@ -554,14 +555,10 @@ class Client:
         raw: bool,
     ) -> Any:
         if not response.ok:
-            try:
-                body = transport.read_body(
-                    response, where, limit=64 * 1024, strict=False, deadline=deadline
-                )
-            except (ResponseError, NetworkError):
-                body = b""
+            # Built by a function that returns it, so that no frame of the traceback holds the
+            # raw body (it may echo the password) as a local.
             hint = None if authenticating else _TOKEN_HINT
-            raise transport.api_error(response, body, where, hint_401=hint)
+            raise transport.error_for(response, where, deadline=deadline, hint_401=hint)
         body = transport.read_body(response, where, limit=self.max_body_bytes, deadline=deadline)
         if raw:
             return transport.checked_json(response, body, where)

@@ -58,6 +58,7 @@ class WaitBar:
                 initial=done or 0,
                 desc=printable(self.label),
                 unit=" records",
+                postfix=printable(status),
                 leave=True,
             )
         bar = self._bar

@@ -68,6 +68,7 @@ from __future__ import annotations
 import copy
 import csv
 import fnmatch
+import gzip
 import hashlib
 import hmac
 import io
@@ -128,6 +129,8 @@ class _Fault:
     content_type: str | None
     headers: dict[str, str]
     chunked: bool
+    trickle: float | None = None
+    gzip: bool = False
 
 
 @dataclass
@@ -350,6 +353,8 @@ class FakeDatafiniti:
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
         chunked: bool = False,
+        trickle: float | None = None,
+        gzip: bool = False,
     ) -> None:
         """Make the next ``times`` requests to ``path`` misbehave.
 
@@ -368,6 +373,9 @@ class FakeDatafiniti:
         * ``truncate``: announce the full ``Content-Length`` but send half and hang up.
         * ``chunked``: send the body with ``Transfer-Encoding: chunked`` (no Content-Length).
         * ``headers``: extra response headers (``{"Location": ...}`` with ``status=302``).
+        * ``trickle``: send the body one byte at a time, ``trickle`` seconds apart.
+        * ``gzip``: gzip the body (``Content-Encoding: gzip``, the compressed length) when the
+          request's ``Accept-Encoding`` allows it, as S3 does for objects stored that way.
 
         >>> import requests
         >>> with FakeDatafiniti() as fake:
@@ -395,6 +403,8 @@ class FakeDatafiniti:
             content_type=content_type,
             headers=dict(headers or {}),
             chunked=chunked,
+            trickle=trickle,
+            gzip=gzip,
         )
         with self.lock:
             self._faults.append((path, fault))
@@ -714,6 +724,22 @@ def _link_url(item: Any) -> Any:
     return item.get("url") if isinstance(item, dict) else item
 
 
+def _gzip_answer(answer: _Answer, request_headers: Any) -> None:
+    """Gzip the body, as a server does for a client whose Accept-Encoding allows it."""
+    if "gzip" in request_headers.get("Accept-Encoding", ""):
+        answer.body = gzip.compress(answer.body)
+        answer.headers["Content-Encoding"] = "gzip"
+
+
+def _trickle(out: Any, body: bytes, pause: float, stopping: threading.Event) -> None:
+    """Send ``body`` a byte at a time, ``pause`` seconds apart, until done or the fake stops."""
+    for i in range(len(body)):
+        if stopping.wait(pause):
+            return
+        out.write(body[i : i + 1])
+        out.flush()
+
+
 def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -770,13 +796,18 @@ def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
                 if fault.retry_after is not None:
                     answer.headers["Retry-After"] = fault.retry_after
                 answer.headers.update(fault.headers)
+                if fault.gzip:
+                    _gzip_answer(answer, headers)
             self._write(
                 answer,
                 truncate=fault is not None and fault.truncate,
                 chunked=fault is not None and fault.chunked,
+                trickle=fault.trickle if fault is not None else None,
             )
 
-        def _write(self, answer: _Answer, *, truncate: bool, chunked: bool) -> None:
+        def _write(
+            self, answer: _Answer, *, truncate: bool, chunked: bool, trickle: float | None
+        ) -> None:
             self.send_response(answer.status)
             if answer.content_type:
                 self.send_header("Content-Type", answer.content_type)
@@ -800,6 +831,8 @@ def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"0\r\n\r\n")
             elif truncate:
                 self.wfile.write(answer.body[: len(answer.body) // 2])
+            elif trickle:
+                _trickle(self.wfile, answer.body, trickle, fake._stopping)
             else:
                 self.wfile.write(answer.body)
             self.wfile.flush()

@@ -81,6 +81,7 @@ __all__ = [
     "api_error",
     "check_base_url",
     "checked_json",
+    "error_for",
     "is_loopback",
     "link_problem",
     "monotonic",
@@ -432,7 +433,7 @@ class ResultFilesSession(requests.Session):
         if problem:
             resp.close()
             raise APIError(
-                f"{shown_url(resp.url)} redirected ({resp.status_code}) to {problem[9:]}",
+                f"{problem} (a {resp.status_code} redirect from {shown_url(resp.url)})",
                 status=resp.status_code,
                 url=shown_url(resp.url),
             )
@@ -691,6 +692,21 @@ def _looks_like_markup(body: bytes) -> str | None:
     if head.startswith(b"<"):
         return "XML" if head.startswith(b"<?xml") or b"<error" in head else "HTML or XML"
     return None
+
+
+def error_for(
+    response: requests.Response,
+    where: str,
+    *,
+    deadline: float | None = None,
+    hint_401: str | None = None,
+) -> APIError:
+    """Return the typed error for a non-2xx answer, reading (at most 64 KB of) its body."""
+    try:
+        body = read_body(response, where, limit=64 * 1024, strict=False, deadline=deadline)
+    except (ResponseError, NetworkError):
+        body = b""
+    return api_error(response, body, where, hint_401=hint_401)
 
 
 def api_error(
