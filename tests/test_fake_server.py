@@ -41,7 +41,8 @@ def fake() -> Iterator[FakeDatafiniti]:
 
 @pytest.fixture
 def client(fake: FakeDatafiniti) -> Iterator[Client]:
-    with Client(fake.token, base_url=fake.url, timeout=(2, 2), max_retries=2) as c:
+    # A 10,000-record result file takes a second or two to make on a loaded machine.
+    with Client(fake.token, base_url=fake.url, timeout=(2, 10), max_retries=2) as c:
         yield c
 
 
