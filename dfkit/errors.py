@@ -8,6 +8,7 @@ kind of failure::
     ├── ResultFileError             a result file that cannot be read (names file and line)
     ├── ResultFetchError            one or more result files failed to download
     ├── ExportError                 a Parquet file or dataset that cannot be written or read
+    │   └── DiskFullError           no space left on the device writing a file (also an OSError)
     ├── ResponseError               an API answer whose body is unusable (HTML, truncated, ...)
     ├── NetworkError                connection failures and timeouts once retries are spent
     ├── APIError                    any non-2xx answer from the API
@@ -26,6 +27,8 @@ Messages never contain the API token, the password or URL query strings (S3 sign
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "DfkitError",
     "DfkitWarning",
+    "DiskFullError",
     "DownloadCancelled",
     "DownloadFailed",
     "ExportError",
@@ -101,6 +105,22 @@ class ResultFetchError(DfkitError):
 
 class ExportError(DfkitError):
     """Raised when a Parquet file or dataset cannot be written or read back as a downloads frame."""
+
+
+class DiskFullError(ExportError, OSError):
+    """Raised when the disk (or the user's quota) fills up writing a file; names the file.
+
+    An ``OSError`` too, with ``errno`` ``ENOSPC`` (or ``EDQUOT``) and ``filename`` set; what was
+    being written is removed, and a file or dataset it would have replaced is kept.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], error: OSError | None = None) -> None:
+        code = error.errno if error is not None and error.errno else errno.ENOSPC
+        super().__init__(code, f"no space left on device writing {os.fspath(path)}")
+        self.filename = os.fspath(path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class ResponseError(DfkitError):

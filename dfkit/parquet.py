@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit._version import __version__
-from dfkit.errors import ExportError
+from dfkit.errors import DiskFullError, ExportError
 from dfkit.schema import COLUMN_BY_NAME, Column, frame_per
 
 __all__ = ["METADATA_KEY", "read_parquet", "to_parquet"]
@@ -247,6 +247,8 @@ def to_parquet(
             )
             pq.write_metadata(table.schema, tmp_dir / COMMON_METADATA)
         return target
+    except DiskFullError:
+        raise
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise ExportError(f"cannot write {target}: {exc}") from exc
 
