@@ -297,18 +297,23 @@ def cmd_results_fetch(args: argparse.Namespace) -> int:
 
 
 def _manifest_lines(manifest: pd.DataFrame, dest: str) -> list[str]:
-    files = manifest[manifest["path"].notna().to_numpy(dtype=bool)]
+    status = manifest["status"].astype(str)
+    skipped = (status == "skipped").to_numpy(dtype=bool)
+    files = manifest[~skipped]
     counts = files["status"].value_counts()
     size = int(files["bytes"].fillna(0).sum())
-    parts = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("downloaded", "skipped", "failed"))
+    words = {"downloaded": "downloaded", "present": "already present", "failed": "failed"}
+    parts = ", ".join(f"{int(counts.get(s, 0))} {w}" for s, w in words.items())
     lines = [
         f"{len(files):,} result files of {files['id'].nunique():,} completed downloads "
         f"in {dest}: {parts} ({size / 1e6:,.1f} MB)"
     ]
-    not_completed = manifest[manifest["path"].isna().to_numpy(dtype=bool)]
-    if len(not_completed):
-        n = not_completed["id"].nunique()
-        lines.append(f"{n:,} download{'s' if n > 1 else ''} not completed: no files to fetch")
+    if skipped.any():
+        n = manifest.loc[skipped, "id"].nunique()
+        lines.append(
+            f"{n:,} download{'s' if n > 1 else ''} with nothing to fetch "
+            "(not completed, or no result files)"
+        )
     return lines
 
 

@@ -10,11 +10,14 @@ Reading and converting the fetched files is :mod:`dfkit.results`'s job.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,8 +26,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import requests
 
-from dfkit._atomic import atomic_file
-from dfkit.errors import DfkitError, ResultFetchError
+from dfkit._atomic import atomic_file, is_disk_full, sweep_stale
+from dfkit.errors import DfkitError, DiskFullError, ResultFetchError
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
 from dfkit.transport import link_problem, result_files_session
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
     from dfkit.client import Client
 
-__all__ = ["fetch_results"]
+__all__ = ["MANIFEST_STATUSES", "MAX_FILE_BYTES", "fetch_results"]
 
 #: A download id usable in a file name: letters, digits, "-" and "_", not starting with "-".
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -43,8 +46,19 @@ _FORMAT_EXTENSIONS = {"csv": "csv", "json": "txt"}
 _CHUNK = 1 << 20
 _RETRIES = 5
 _TIMEOUT = (10.0, 60.0)
+#: Bytes of a body looked at to tell a result file from an error page.
+_SNIFF_BYTES = 4096
+#: How long an interrupted call waits for its downloads in flight to delete their partial files.
+_STOP_GRACE = 0.5
 
-Status = Literal["downloaded", "skipped", "failed"]
+Status = Literal["downloaded", "present", "skipped", "failed"]
+#: Every manifest status, in the order the manifest's categorical lists them:
+#: ``downloaded`` (fetched by this call), ``present`` (already in ``dest``, not fetched again),
+#: ``skipped`` (nothing to fetch: the download is not completed, or has no result files) and
+#: ``failed`` (``error`` says why).
+MANIFEST_STATUSES: tuple[Status, ...] = ("downloaded", "present", "skipped", "failed")
+#: Default of ``fetch_results(max_file_bytes=...)``: the most one file may take on disk.
+MAX_FILE_BYTES = 1 << 30
 
 
 @dataclass
@@ -59,6 +73,8 @@ class _Job:
     bytes: int | None = None
     status: Status | None = None
     error: str | None = None
+    #: The earlier job with the same file name and link, whose outcome this one shares.
+    same_as: _Job | None = None
 
     def done(self, status: Status, error: str | None = None) -> _Job:
         self.status, self.error = status, error
@@ -73,12 +89,33 @@ class _Stopped(Exception):
     pass
 
 
-def _result_urls(download: Mapping[str, Any]) -> list[str | None]:
-    out: list[str | None] = []
-    for item in download.get("results") or []:
-        if isinstance(item, Mapping):
-            item = item.get("url")
-        out.append(item if isinstance(item, str) and item else None)
+class _DiskFull(Exception):
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(str(path))
+        self.path, self.error = path, error
+
+
+@dataclass(frozen=True)
+class _Unusable:
+    """A result entry with no link to fetch, and why."""
+
+    reason: str
+
+
+def _result_links(download: Mapping[str, Any]) -> list[str | _Unusable]:
+    """Each entry of ``download["results"]``: its URL, or why it has none."""
+    out: list[str | _Unusable] = []
+    for n, item in enumerate(download.get("results") or []):
+        url = item.get("url") if isinstance(item, Mapping) else item
+        if isinstance(url, str) and url:
+            out.append(url)
+        elif isinstance(item, Mapping):
+            keys = ", ".join(sorted(str(k) for k in item)[:5]) or "none"
+            out.append(_Unusable(f"results[{n}] is an object without a 'url' (keys: {keys})"))
+        elif isinstance(item, str):
+            out.append(_Unusable(f"results[{n}] is an empty string"))
+        else:
+            out.append(_Unusable(f"results[{n}] is {type(item).__name__}, not a link"))
     return out
 
 
@@ -90,10 +127,15 @@ def _jobs_from_dict(d: Mapping[str, Any]) -> list[_Job]:
     fmt = str(fmt).lower() if fmt is not None else None
     if status != "completed":
         return [_Job(did, None).done("skipped", f"status is {status or 'missing'!r}")]
-    urls = _result_urls(d)
-    if not urls:
+    links = _result_links(d)
+    if not links:
         return [_Job(did, None).done("skipped", "completed without result files")]
-    return [_Job(did, n, url, fmt) for n, url in enumerate(urls)]
+    return [
+        _Job(did, n).done("failed", link.reason)
+        if isinstance(link, _Unusable)
+        else _Job(did, n, link, fmt)
+        for n, link in enumerate(links)
+    ]
 
 
 def _jobs_from_frame(df: pd.DataFrame, client: Client | None) -> list[_Job]:
@@ -129,8 +171,10 @@ def _jobs_from_frame(df: pd.DataFrame, client: Client | None) -> list[_Job]:
         status = "" if pd.isna(status) else str(status)
         if status != "completed":
             jobs.append(_Job(did, None).done("skipped", f"status is {status or 'missing'!r}"))
-        elif pd.isna(url) or pd.isna(n):
+        elif pd.isna(n):
             jobs.append(_Job(did, None).done("skipped", "completed without result files"))
+        elif pd.isna(url) or not str(url):
+            jobs.append(_Job(did, int(n)).done("failed", f"results[{int(n)}] has no link"))
         else:
             f = None if pd.isna(fmt) else str(fmt).lower()
             jobs.append(_Job(did, int(n), str(url), f))
@@ -175,21 +219,151 @@ def _check_job(job: _Job, dest: Path) -> None:
     job.path = path
 
 
+def _claim_paths(jobs: list[_Job]) -> None:
+    """Make sure no two jobs write one file: a repeated link shares the first job's outcome,
+    a different link under the same name fails (ids ``"5"`` and ``5`` both name ``5_0.csv``).
+
+    Names are compared case-insensitively, as macOS and Windows file systems do.
+    """
+    owners: dict[str, _Job] = {}
+    for job in jobs:
+        if job.status is not None or job.path is None:
+            continue
+        first = owners.setdefault(job.path.name.casefold(), job)
+        if first is job:
+            continue
+        if first.url == job.url:
+            job.same_as = first
+        else:
+            job.done(
+                "failed",
+                f"{job.path.name} is also the file of another result entry with a different "
+                f"link (download id {first.id!r} given twice?): not fetched, to lose neither",
+            )
+            job.path = None
+
+
+_NOT_FILE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
+_ERROR_KEYS = frozenset({"error", "errors", "message", "code", "status", "statuscode", "detail"})
+
+
+def _body_problem(first: bytes, content_type: str, ext: str) -> str | None:
+    """Why a 200 body whose first bytes are ``first`` is not a result file of type ``ext``."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    gzipped = ext.endswith("gz")
+    if mime in _NOT_FILE_TYPES:
+        return f"the body is {mime}{_gist(first)}, not a {ext} file"
+    if gzipped:
+        if not first or first.startswith(b"\x1f\x8b"):
+            return None
+        return f"the body is not gzip data{_gist(first)}"
+    head = first.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        return None
+    if head.startswith(b"<"):
+        return f"the body looks like HTML or XML{_gist(first)}, not a {ext} file"
+    if ext == "csv":
+        if head[:1] in (b"{", b"["):
+            return f"the body looks like JSON{_gist(first)}, not a CSV file"
+        return None
+    if not head.startswith(b"{"):
+        return f"the body does not start with a JSON object{_gist(first)}"
+    line = head.split(b"\n", 1)[0]
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None  # a record longer than the sniffed bytes
+    if isinstance(value, dict) and value and {k.lower() for k in value} <= _ERROR_KEYS:
+        return f"the body is an error object{_gist(first)}, not a record"
+    return None
+
+
+def _check_body(where: str, first: bytes, content_type: str, ext: str) -> None:
+    problem = _body_problem(first, content_type, ext)
+    if problem:
+        raise DfkitError(f"{where}: {problem}")
+
+
+def _gist(body: bytes) -> str:
+    """A short, redacted hint of what an error body says (``" (AccessDenied: ...)"``), or ``""``."""
+    text = body[:_SNIFF_BYTES].decode("utf-8", "replace")
+    found = [
+        m.group(1).strip()
+        for pattern in (
+            r"<Code>([^<]{1,80})</Code>",
+            r"<Message>([^<]{1,160})</Message>",
+            r"<title>([^<]{1,80})</title>",
+            r'"(?:error|message)"\s*:\s*"([^"]{1,160})"',
+        )
+        for m in [re.search(pattern, text, re.IGNORECASE)]
+        if m
+    ]
+    return f" ({redact(': '.join(found[:2]))})" if found else ""
+
+
 class _Fetcher:
     """Downloads jobs over a credential-free session, refreshing expired links once per id."""
 
     def __init__(
-        self, session: requests.Session, client: Client | None, bar: tqdm[Any] | None
+        self,
+        session: requests.Session,
+        client: Client | None,
+        bar: tqdm[Any] | None,
+        max_file_bytes: int,
     ) -> None:
         self.session = session
         self.client = client
         self.bar = bar
+        self.max_file_bytes = max_file_bytes
         self.timeout: Any = client.timeout if client is not None else _TIMEOUT
         self._lock = threading.Lock()
         self._refresh_locks: dict[str, threading.Lock] = {}
-        self._fresh: dict[str, list[str | None] | str] = {}
+        self._fresh: dict[str, list[str | _Unusable] | str] = {}
+        self._in_flight: set[requests.Response] = set()
+        self._fetched = 0
         #: Set when the caller is interrupted: downloads in flight stop at their next chunk.
         self.stop = threading.Event()
+        #: The first file the disk had no room for; every other download stops.
+        self.disk_full: _DiskFull | None = None
+
+    def run_all(self, jobs: list[_Job], workers: int) -> None:
+        """Fetch ``jobs``, ``workers`` at a time; Ctrl-C returns within about a second."""
+        pending = iter(jobs)
+
+        def work() -> None:
+            while not self.stop.is_set():
+                with self._lock:
+                    job = next(pending, None)
+                if job is None:
+                    return
+                self._count(self.run(job))
+
+        # Daemon threads: a download stuck in a connect or a retry sleep cannot hold up the
+        # caller's Ctrl-C (or the interpreter's exit); it stops at its next step, writing nothing.
+        threads = [
+            threading.Thread(target=work, name=f"dfkit-fetch-{i}", daemon=True)
+            for i in range(min(workers, len(jobs)))
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.1)
+        except BaseException:
+            self.halt()
+            deadline = time.monotonic() + _STOP_GRACE
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+            raise
+
+    def halt(self) -> None:
+        """Stop every download: none starts, and those in flight drop their connection."""
+        self.stop.set()
+        with self._lock:
+            responses = list(self._in_flight)
+        for r in responses:
+            _hang_up(r)
 
     def run(self, job: _Job) -> _Job:
         assert job.url is not None and job.path is not None and job.result_index is not None
@@ -207,11 +381,28 @@ class _Fetcher:
                 job.bytes = self._get(url, job.path)
         except _LinkExpired as expired:
             return job.done("failed", f"link still rejected after a refresh ({expired})")
+        except _DiskFull as full:
+            with self._lock:
+                self.disk_full = self.disk_full or full
+            self.halt()
+            return job.done("failed", f"no space left on device writing {job.path}")
         except _Stopped:
             return job.done("failed", "interrupted")
-        except (OSError, requests.RequestException, DfkitError) as e:
+        except Exception as e:  # a worker thread must report every failure, not die of it
+            if self.stop.is_set():
+                return job.done("failed", "interrupted")
             return job.done("failed", redact(f"{type(e).__name__}: {e}"))
         return job.done("downloaded")
+
+    def _count(self, job: _Job) -> None:
+        if self.bar is None:
+            return
+        with self._lock:
+            if job.status == "downloaded":
+                self._fetched += job.bytes or 0
+            fetched = self.bar.format_sizeof(self._fetched, "B", 1024)
+            self.bar.set_postfix_str(fetched, refresh=False)
+            self.bar.update(1)
 
     def _refreshed(self, job: _Job) -> str:
         """The job's link from one fresh ``GET /downloads/{id}``, shared by the id's files."""
@@ -221,16 +412,17 @@ class _Fetcher:
         with lock:
             if job.id not in self._fresh:
                 try:
-                    self._fresh[job.id] = _result_urls(self.client.download(job.id))
+                    self._fresh[job.id] = _result_links(self.client.download(job.id))
                 except DfkitError as e:
                     self._fresh[job.id] = f"refreshing the links failed: {redact(str(e))}"
             fresh = self._fresh[job.id]
         if isinstance(fresh, str):
             raise DfkitError(fresh)
-        if job.result_index >= len(fresh) or fresh[job.result_index] is None:
+        if job.result_index >= len(fresh):
             raise DfkitError(f"the refreshed download has no result {job.result_index}")
         url = fresh[job.result_index]
-        assert url is not None
+        if isinstance(url, _Unusable):
+            raise DfkitError(f"the refreshed download's {url.reason}")
         problem = link_problem(url)
         if problem:
             raise DfkitError(problem)
@@ -238,39 +430,103 @@ class _Fetcher:
         return url
 
     def _get(self, url: str, path: Path) -> int:
-        where = shown_url(url)
         with self.session.get(url, stream=True, timeout=self.timeout) as r:
-            if r.url and r.url != url and link_problem(r.url):
-                raise DfkitError(f"{where} redirected to {shown_url(r.url)}: not https")
-            if r.status_code == 403:
-                body = r.raw.read(4096, decode_content=True) or b""
-                if b"<Error>" in body or b"<?xml" in body:
-                    code = re.search(rb"<Code>([^<]{1,80})</Code>", body)
-                    msg = re.search(rb"<Message>([^<]{1,200})</Message>", body)
-                    detail = " ".join(
-                        m.group(1).decode("utf-8", "replace") for m in (code, msg) if m
-                    )
-                    raise _LinkExpired(f"HTTP 403 {detail or 'with an XML body'} from {where}")
-            if r.status_code != 200:
-                raise DfkitError(f"HTTP {r.status_code} from {where}")
-            expected = r.headers.get("Content-Length")
-            if self.bar is not None and expected is not None and expected.isdigit():
+            with self._lock:
+                self._in_flight.add(r)
+            try:
+                return self._save(r, url, path)
+            finally:
                 with self._lock:
-                    self.bar.total = (self.bar.total or 0) + int(expected)
-                    self.bar.refresh()
-            size = 0
-            with atomic_file(path) as tmp, open(tmp, "wb") as f:
-                for chunk in r.iter_content(chunk_size=_CHUNK):
+                    self._in_flight.discard(r)
+
+    def _save(self, r: requests.Response, url: str, path: Path) -> int:
+        where = shown_url(url)
+        if self.stop.is_set():
+            raise _Stopped
+        if r.url and r.url != url and link_problem(r.url):
+            raise DfkitError(f"{where} redirected to {shown_url(r.url)}: not https")
+        if r.status_code == 403:
+            body = r.raw.read(_SNIFF_BYTES, decode_content=True) or b""
+            if b"<Error>" in body or b"<?xml" in body:
+                code = re.search(rb"<Code>([^<]{1,80})</Code>", body)
+                msg = re.search(rb"<Message>([^<]{1,200})</Message>", body)
+                detail = " ".join(m.group(1).decode("utf-8", "replace") for m in (code, msg) if m)
+                raise _LinkExpired(f"HTTP 403 {detail or 'with an XML body'} from {where}")
+        if r.status_code != 200:
+            raise DfkitError(f"HTTP {r.status_code} from {where}")
+        ext = path.name.split(".", 1)[1]
+        limit = self.max_file_bytes
+        encoding = r.headers.get("Content-Encoding", "").strip().lower()
+        # A .gz file is kept as sent: decoding a Content-Encoding: gzip would save plain text
+        # under a .gz name.
+        decode = bool(encoding) and encoding != "identity" and not ext.endswith("gz")
+        expected = r.headers.get("Content-Length", "")
+        if expected.isdigit() and not decode and int(expected) > limit:
+            raise DfkitError(f"{where}: {int(expected):,} bytes is over {_limit_hint(limit)}")
+        content_type = r.headers.get("Content-Type", "")
+        first = b""
+        size = 0
+        try:
+            with atomic_file(path, sweep=False) as tmp, open(tmp, "wb") as f:
+                for chunk in r.raw.stream(_CHUNK, decode_content=decode):
                     if self.stop.is_set():
                         raise _Stopped
-                    f.write(chunk)
+                    if len(first) < _SNIFF_BYTES:
+                        first += chunk[: _SNIFF_BYTES - len(first)]
+                        if len(first) == _SNIFF_BYTES:
+                            _check_body(where, first, content_type, ext)
                     size += len(chunk)
-                    if self.bar is not None:
-                        with self._lock:
-                            self.bar.update(len(chunk))
-                if expected is not None and expected.isdigit() and int(expected) != size:
-                    raise DfkitError(f"{where}: connection closed after {size} of {expected} bytes")
-            return size
+                    if size > limit:
+                        raise DfkitError(
+                            f"{where}: the file grows past {_limit_hint(limit)}"
+                            + (f" (sent {encoding}-encoded)" if decode else "")
+                        )
+                    f.write(chunk)
+                if len(first) < _SNIFF_BYTES:
+                    _check_body(where, first, content_type, ext)
+                # The raw stream's length, whatever the Content-Encoding.
+                sent = r.raw.tell()
+                if expected.isdigit() and int(expected) != sent:
+                    raise DfkitError(f"{where}: connection closed after {sent} of {expected} bytes")
+                if self.stop.is_set():
+                    raise _Stopped
+        except OSError as e:
+            if is_disk_full(e):
+                raise _DiskFull(path, e) from e
+            raise
+        return size
+
+
+def _limit_hint(limit: int) -> str:
+    return (
+        f"max_file_bytes={limit:,} (a body that expands this far is likely a compression "
+        "bomb; pass a larger max_file_bytes to accept it)"
+    )
+
+
+def _hang_up(r: requests.Response) -> None:
+    """Shut the response's socket, so a thread blocked reading it wakes up at once."""
+    conn = getattr(r.raw, "_connection", None) or getattr(r.raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _destination(dest: str | os.PathLike[str]) -> Path:
+    """The folder result files go to, created if need be, swept of stale temporary files.
+
+    The one place that decides where files are written (a future fsspec URL goes here).
+    """
+    folder = Path(dest)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFullError(folder, e) from e
+        raise
+    sweep_stale(folder)
+    return folder
 
 
 def fetch_results(
@@ -282,25 +538,35 @@ def fetch_results(
     progress: bool | None = None,
     client: Client | None = None,
     errors: Literal["raise", "ignore"] = "raise",
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> pd.DataFrame:
-    """Return a manifest of the result files fetched into ``dest``, one row per file.
+    """Return a manifest of the result files fetched into ``dest``, one row per result entry.
 
     ``downloads`` is a per-result downloads frame (``downloads_frame(..., per="result")``), a
     download object, or a list of them; a per-download frame has no links and needs
     ``client=`` to look them up. Only ``completed`` downloads are fetched, ``workers`` files at
     a time, each streamed to ``dest/<id>_<n>.<ext>`` under a temporary name and renamed when
     complete. A file already there counts as done (no request) unless ``overwrite=True``, so a
-    rerun resumes an interrupted one.
+    rerun resumes an interrupted one. Two entries that would write the same file (ids ``"5"``
+    and ``5``) never overwrite each other: the second fails, unless it is the same link.
 
     Links are fetched with no ``Authorization`` header and no cookies, https only (http only on
     loopback); connection errors and 5xx are retried. An expired link (S3's 403 with an XML
-    body) is refreshed once with ``client.download(id)`` when ``client`` is given.
+    body) is refreshed once with ``client.download(id)`` when ``client`` is given. A 200 body
+    that is not a result file (an HTML or XML error page, a JSON error object, text where gzip
+    was expected) fails its file and is never saved; so does a file that grows past
+    ``max_file_bytes`` (1 GiB by default) on disk.
 
-    The manifest has columns ``id``, ``result_index``, ``path``, ``bytes``, ``status``
-    (``downloaded``, ``skipped`` or ``failed``) and ``error``; one failure does not stop the
-    other files, but :class:`~dfkit.ResultFetchError` is raised at the end (its ``manifest``
-    lists every file) unless ``errors="ignore"``. ``progress`` shows a byte progress bar;
-    the default shows it in terminals and notebooks only.
+    The manifest has columns ``id``, ``result_index``, ``path``, ``bytes``, ``status`` and
+    ``error``. ``status`` is ``downloaded`` (fetched now), ``present`` (already in ``dest``,
+    not fetched again), ``skipped`` (nothing to fetch: the download is not completed, or has no
+    result files; ``error`` says which) or ``failed`` (``error`` says why; an entry with no
+    usable link fails too). One failure does not stop the other files, but
+    :class:`~dfkit.ResultFetchError` is raised at the end (its ``manifest`` lists every file)
+    unless ``errors="ignore"``. A full disk stops every file and raises
+    :class:`~dfkit.DiskFullError` naming the file. Ctrl-C stops within about a second, leaving
+    no partial file. ``progress`` shows a bar over the files to fetch; the default shows it in
+    terminals and notebooks only.
 
     >>> import tempfile
     >>> from dfkit.testing import FakeDatafiniti
@@ -315,22 +581,25 @@ def fetch_results(
         raise ValueError(f"errors must be 'raise' or 'ignore', not {errors!r}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
+    if max_file_bytes < 1:
+        raise ValueError(f"max_file_bytes must be >= 1, got {max_file_bytes!r}")
     if isinstance(downloads, pd.DataFrame):
         jobs = _jobs_from_frame(downloads, client)
     elif isinstance(downloads, Mapping):
         jobs = _jobs_from_dict(downloads)
     else:
         jobs = [j for d in downloads for j in _jobs_from_dict(d)]
-    folder = Path(dest)
-    folder.mkdir(parents=True, exist_ok=True)
-    todo: list[_Job] = []
+    folder = _destination(dest)
     for job in jobs:
         _check_job(job, folder)
-        if job.status is not None or job.path is None:
+    _claim_paths(jobs)
+    todo: list[_Job] = []
+    for job in jobs:
+        if job.status is not None or job.path is None or job.same_as is not None:
             continue
         if job.path.exists() and not overwrite:
             job.bytes = job.path.stat().st_size
-            job.done("skipped", None)
+            job.done("present")
         else:
             todo.append(job)
 
@@ -339,26 +608,26 @@ def fetch_results(
     if show and todo:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc="results")
+        bar = tqdm(total=len(todo), unit="file", desc="results")
     session = (
         client.files_session
         if client is not None
         else result_files_session(_RETRIES, pool_maxsize=max(workers, 10))
     )
-    fetcher = _Fetcher(session, client, bar)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dfkit-fetch")
+    fetcher = _Fetcher(session, client, bar, max_file_bytes)
     try:
-        list(pool.map(fetcher.run, todo))
-    except BaseException:
-        # Ctrl-C: start nothing new, and make the files in flight stop (leaving no partial file).
-        fetcher.stop.set()
-        raise
+        fetcher.run_all(todo, workers)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
         if client is None:
             session.close()
+    for job in jobs:
+        if job.same_as is not None:
+            first = job.same_as
+            job.bytes, job.status, job.error = first.bytes, first.status, first.error
+    if fetcher.disk_full is not None:
+        raise DiskFullError(fetcher.disk_full.path, fetcher.disk_full.error)
 
     manifest = _manifest(jobs)
     failed = [j for j in jobs if j.status == "failed"]
@@ -381,9 +650,7 @@ def _manifest(jobs: list[_Job]) -> pd.DataFrame:
             "result_index": pd.array([j.result_index for j in jobs], dtype="Int64"),
             "path": pd.array([str(j.path) if j.path else None for j in jobs], dtype=string),
             "bytes": pd.array([j.bytes for j in jobs], dtype="Int64"),
-            "status": pd.Categorical(
-                [j.status for j in jobs], categories=["downloaded", "skipped", "failed"]
-            ),
+            "status": pd.Categorical([j.status for j in jobs], categories=list(MANIFEST_STATUSES)),
             "error": pd.array([j.error for j in jobs], dtype=string),
         }
     )

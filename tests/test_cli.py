@@ -423,11 +423,11 @@ def test_results_fetch_resumes_and_converts_partitioned(
     assert main(["results", "fetch", str(source), "--dest", str(dest)]) == 0
     first = capsys.readouterr().out
     n_files = len(list(dest.iterdir()))
-    assert f"{n_files} downloaded, 0 skipped, 0 failed" in first
-    assert "not completed: no files to fetch" in first
+    assert f"{n_files} downloaded, 0 already present, 0 failed" in first
+    assert "with nothing to fetch (not completed, or no result files)" in first
 
     assert main(["results", "fetch", str(source), "--dest", str(dest)]) == 0
-    assert f"0 downloaded, {n_files} skipped, 0 failed" in capsys.readouterr().out
+    assert f"0 downloaded, {n_files} already present, 0 failed" in capsys.readouterr().out
 
     out = tmp_path / "records"
     args = ["results", "to-parquet", str(dest), "--out", str(out), "--partition-by", "download_id"]

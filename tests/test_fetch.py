@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import copy
+import errno
+import gzip
+import json
+import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,7 @@ import pytest
 
 from dfkit import (
     Client,
+    DiskFullError,
     ResultFetchError,
     downloads_frame,
     fetch_results,
@@ -82,7 +90,7 @@ def test_fetch_from_a_per_result_frame_and_a_client(fake: Any, tmp_path: Path) -
         "11": "downloaded",
         "12": "skipped",
     }
-    assert again["status"].astype(str).tolist() == ["skipped", "skipped", "skipped"]
+    assert again["status"].astype(str).tolist() == ["present", "present", "skipped"]
     with pytest.raises(ValueError, match="per-download frame"):
         fetch_results(per_download, tmp_path)
 
@@ -118,7 +126,7 @@ def test_resume_after_an_interrupted_run(fake: Any, tmp_path: Path) -> None:
     before = len(fake.requests_to("/s3/*"))
     m = fetch_results(d, tmp_path, progress=False)
     assert len(fake.requests_to("/s3/*")) == before + 1  # only the missing file
-    assert m["status"].astype(str).tolist() == ["skipped", "downloaded", "skipped"]
+    assert m["status"].astype(str).tolist() == ["present", "downloaded", "present"]
     assert (tmp_path / "31_1.csv").read_bytes() == fake.result_body("31", 1)
     assert m["bytes"].tolist() == [(tmp_path / f"31_{k}.csv").stat().st_size for k in range(3)]
 
@@ -127,17 +135,19 @@ def test_resume_after_an_interrupted_run(fake: Any, tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_progress_bar_counts_bytes(
+def test_progress_bar_knows_its_total_from_the_start(
     fake: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = fake.add_download(_download("35", 2))
+    d = fake.add_download(_download("35", 3))
     fetch_results(d, tmp_path / "quiet")  # default: no bar outside terminals and notebooks
     assert capsys.readouterr().err == ""
     fetch_results(d, tmp_path / "loud", progress=True)
-    err = capsys.readouterr().err
+    frames = [f for f in capsys.readouterr().err.replace("\n", "\r").split("\r") if f]
+    assert frames[0].startswith("results:") and "0/3" in frames[0]
+    percents = [int(re.search(r"(\d+)%", f)[1]) for f in frames]  # type: ignore[index]
+    assert percents == sorted(percents) and percents[-1] == 100
     total = sum(p.stat().st_size for p in (tmp_path / "loud").iterdir())
-    assert f"{total / 1024:.2f}k/{total / 1024:.2f}k" in err
-    assert err.lstrip("\r").startswith("results:") and "100%" in err
+    assert "3/3" in frames[-1] and f"{total / 1024:.1f}kB" in frames[-1]
 
 
 def test_bad_inputs_are_refused(tmp_path: Path) -> None:
@@ -252,3 +262,192 @@ def test_fetch_then_read_the_fakes_files(fake: Any, tmp_path: Path) -> None:
     assert isinstance(products["reviews"].dropna().iloc[0], list)
     records = fake.result_records("72", 0)
     assert products["upc"].tolist() == [[r["upc"]] for r in records]
+
+
+# --- nothing lost ----------------------------------------------------------------------------
+
+
+def test_entries_without_a_link_fail_with_the_reason(fake: Any, tmp_path: Path) -> None:
+    good = fake.add_download(_download("51", 1))
+    d = {**good, "results": [good["results"][0], "", {"href": good["results"][0]}, 7]}
+    m = fetch_results(d, tmp_path, progress=False, errors="ignore")
+    assert m["status"].astype(str).tolist() == ["downloaded", "failed", "failed", "failed"]
+    errors = m["error"].tolist()
+    assert errors[0] is pd.NA
+    assert "results[1] is an empty string" in errors[1]
+    assert "results[2] is an object without a 'url' (keys: href)" in errors[2]
+    assert "results[3] is int" in errors[3]
+    assert "X-Amz-Signature" not in "".join(errors[1:])  # the href's signature is not echoed
+    with pytest.raises(
+        ResultFetchError, match=r"3 of 4 result files failed:\n  51_1: results\[1\]"
+    ):
+        fetch_results(d, tmp_path, progress=False)
+
+
+def test_ids_that_collide_on_disk_never_overwrite_each_other(fake: Any, tmp_path: Path) -> None:
+    five = fake.add_download(_download("5", 1))
+    other = fake.add_download(_download("6", 1))
+    as_int = {**other, "id": 5}  # another download whose id is written 5_0.csv too
+    m = fetch_results([five, as_int], tmp_path, progress=False, errors="ignore")
+    assert m["status"].astype(str).tolist() == ["downloaded", "failed"]
+    assert "5_0.csv is also the file of another result entry" in m["error"][1]
+    assert (tmp_path / "5_0.csv").read_bytes() == fake.result_body("5", 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["5_0.csv"]
+
+    # The same download given twice is fetched once, and both rows say what happened.
+    again = fetch_results([five, five], tmp_path / "twice", progress=False)
+    assert again["status"].astype(str).tolist() == ["downloaded", "downloaded"]
+    assert len(fake.requests_to("/s3/*/5_0.csv")) == 2  # one per call above
+
+
+S3_ERROR = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    "<Message>Access Denied</Message><RequestId>X</RequestId></Error>"
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "body", "content_type", "says"),
+    [
+        ("CSV", S3_ERROR, "application/xml", "application/xml (AccessDenied: Access Denied)"),
+        ("CSV", S3_ERROR, "text/csv", "HTML or XML (AccessDenied: Access Denied)"),
+        ("JSON", '{"error": "quota exceeded"}', "application/json", "error object"),
+        ("JSON", '{"message": "Forbidden"}\n', "binary/octet-stream", "error object (Forbidden)"),
+        ("CSV", '{"error": "quota exceeded"}', "text/plain", "JSON (quota exceeded), not a CSV"),
+        ("JSON", "<html><title>Hotel Wi-Fi login</title>", "text/html", "Hotel Wi-Fi login"),
+        ("CSV", "\n\n<!DOCTYPE html><html>Sign in", "text/plain", "HTML or XML"),
+        ("JSON", "[1, 2]", "application/json", "does not start with a JSON object"),
+    ],
+)
+def test_a_200_body_that_is_not_the_file_fails_and_is_not_saved(
+    fake: Any, tmp_path: Path, fmt: str, body: str, content_type: str, says: str
+) -> None:
+    d = fake.add_download(_download("61", 2, fmt=fmt))
+    fake.inject("/s3/*/61_1.*", status=None, body=body, content_type=content_type)
+    with pytest.raises(ResultFetchError, match="1 of 2") as info:
+        fetch_results(d, tmp_path, progress=False)
+    m = info.value.manifest
+    assert m["status"].astype(str).tolist() == ["downloaded", "failed"]
+    assert says in m["error"][1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"61_0.{'csv' if fmt == 'CSV' else 'txt'}"
+    ]
+
+
+def test_real_files_pass_the_body_check(fake: Any, tmp_path: Path) -> None:
+    real = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
+    files = sorted(real.glob("*.csv")) + sorted(real.glob("*.txt")) if real.is_dir() else []
+    if not files:
+        pytest.skip("no real result files in ../shared/real-data")
+    for n, path in enumerate(files):
+        fmt = "CSV" if path.suffix == ".csv" else "JSON"
+        d = fake.add_download(_download(f"r{n}", 1, fmt=fmt))
+        fake.inject(
+            f"/s3/*/r{n}_0.*",
+            status=None,
+            body=path.read_bytes()[:200_000],
+            content_type="text/plain",
+        )
+        m = fetch_results(d, tmp_path, progress=False)
+        assert m["status"].astype(str).tolist() == ["downloaded"], path.name
+
+
+def _gzip_bomb(size: int) -> bytes:
+    return gzip.compress(b"a,b\n" + b"1,2\n" * (size // 4), compresslevel=9)
+
+
+def test_a_gzip_encoded_file_is_saved_decoded_and_capped(fake: Any, tmp_path: Path) -> None:
+    d = fake.add_download(_download("81", 1))
+    body = _gzip_bomb(2_000_000)
+    assert len(body) < 20_000
+    gz = {"Content-Encoding": "gzip"}
+    fake.inject("/s3/*", status=None, body=body, content_type="text/csv", headers=gz)
+    m = fetch_results(d, tmp_path / "ok", progress=False)
+    assert m["status"].astype(str).tolist() == ["downloaded"]  # the length is the raw stream's
+    assert (tmp_path / "ok" / "81_0.csv").stat().st_size == m["bytes"][0] > 2_000_000 - 8
+
+    fake.inject("/s3/*", status=None, body=body, content_type="text/csv", headers=gz)
+    with pytest.raises(ResultFetchError, match="max_file_bytes=1,000,000") as info:
+        fetch_results(d, tmp_path / "capped", progress=False, max_file_bytes=1_000_000)
+    assert "pass a larger max_file_bytes" in info.value.manifest["error"][0]
+    assert list((tmp_path / "capped").iterdir()) == []
+    with pytest.raises(ValueError, match="max_file_bytes"):
+        fetch_results(d, tmp_path, max_file_bytes=0)
+
+
+def test_a_gz_file_is_kept_as_sent(fake: Any, tmp_path: Path) -> None:
+    d = fake.add_download(_download("82", 2))
+    link = d["results"][0]
+    body = _gzip_bomb(10_000)
+    d = {**d, "results": [link.replace("82_0.csv", "82_0.csv.gz"), link]}
+    # Sent with Content-Encoding: gzip (as S3 does for objects stored with that metadata):
+    # decoding it would save plain text under a .gz name.
+    gz = {"Content-Encoding": "gzip"}
+    fake.inject("/s3/*", status=200, body=body, content_type="application/gzip", headers=gz)
+    fake.inject("/s3/*", status=200, body=b"a,b\n1,2\n", content_type="application/gzip")
+    m = fetch_results({**d, "results": d["results"][:1]}, tmp_path, progress=False)
+    assert (tmp_path / "82_0.csv.gz").read_bytes() == body
+    assert m["status"].astype(str).tolist() == ["downloaded"]
+    with pytest.raises(ResultFetchError, match="not gzip data"):
+        fetch_results({**d, "results": d["results"][:1]}, tmp_path / "x", progress=False)
+
+
+def test_the_manifest_tells_present_from_skipped(fake: Any, tmp_path: Path) -> None:
+    done = fake.add_download(_download("91", 1))
+    running = {**_download("92", 0), "status": "running"}
+    empty = {**_download("93", 0), "results": []}
+    fetch_results(done, tmp_path, progress=False)
+    m = fetch_results([done, running, empty], tmp_path, progress=False)
+    assert m["status"].astype(str).tolist() == ["present", "skipped", "skipped"]
+    assert m["error"].tolist()[1:] == ["status is 'running'", "completed without result files"]
+    assert list(m["status"].cat.categories) == ["downloaded", "present", "skipped", "failed"]
+
+
+# --- interrupted, full disk ------------------------------------------------------------------
+
+FETCH_IN_CHILD = """
+import sys, json
+from dfkit import fetch_results
+downloads = json.loads(sys.argv[1])
+print("fetching", flush=True)
+fetch_results(downloads, sys.argv[2], progress=False, workers=2)
+"""
+
+
+def test_ctrl_c_stops_within_a_second_with_requests_in_flight(fake: Any, tmp_path: Path) -> None:
+    d = fake.add_download(_download("95", 3))
+    fake.inject("/s3/*", status=None, delay=30, times=3)  # every link hangs before answering
+    dest = tmp_path / "data"
+    child = subprocess.Popen(
+        [sys.executable, "-c", FETCH_IN_CHILD, json.dumps([d]), str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "fetching\n"
+        deadline = time.monotonic() + 10
+        while len(fake.requests_to("/s3/*")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(fake.requests_to("/s3/*")) == 2, "two downloads in flight"
+        start = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=10)
+        took = time.monotonic() - start
+    finally:
+        child.kill()
+        child.wait()
+    assert "KeyboardInterrupt" in err
+    assert took < 2.5, f"took {took:.1f} s to stop"  # a loaded machine: the goal is 1 s
+    assert list(dest.iterdir()) == []  # no partial file, under any name
+
+
+def test_a_full_disk_stops_the_fetch_and_names_the_file(fake: Any, small_disk: Path) -> None:
+    d = fake.add_download(_download("96", 3))
+    big = b"a,b\n" + b"1,2\n" * 100_000  # 400 KB: more than the disk holds
+    fake.inject("/s3/*/96_1.csv", status=None, body=big, content_type="text/csv")
+    with pytest.raises(DiskFullError, match=r"no space left on device writing .*96_1\.csv") as e:
+        fetch_results(d, small_disk, progress=False, workers=1)
+    assert isinstance(e.value, OSError) and e.value.errno == errno.ENOSPC
+    assert e.value.filename == str(small_disk / "96_1.csv")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["96_0.csv"]  # nothing partial
