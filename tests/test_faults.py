@@ -132,9 +132,9 @@ def test_wait_timeout_is_a_deadline_for_retry_after(clock: Clock) -> None:
 @pytest.mark.parametrize(
     ("statuses", "outcome"),
     [
-        (["queued", " Running ", "STARTED", "in_progress", "completed"], None),
+        (["queued", " Running ", "STARTED", "in_progress", " Completed\\n"], None),
         (["running", "canceled"], DownloadCancelled),
-        (["running", "Cancelled"], DownloadCancelled),
+        (["running", " Cancelled "], DownloadCancelled),
         (["running", "failed"], DownloadFailed),
         (["error"], DownloadFailed),
         ([None], DownloadFailed),
@@ -148,7 +148,8 @@ def test_wait_polls_only_known_in_flight_statuses(
             fake.inject("/downloads/9", status=None, body=f'{{"id": "9", "status": "{status}"}}')
         with Client(fake.token, base_url=fake.url) as c:
             if outcome is None:
-                assert c.wait(9, timeout=100, progress=False)["status"] == "completed"
+                assert c.wait(9, timeout=100, progress=False)["status"] == " Completed\n"
+                assert len(clock.sleeps) == len(statuses) - 1
                 return
             with pytest.raises(outcome) as info:
                 c.wait(9, timeout=100, progress=False)
