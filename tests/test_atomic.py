@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import dfkit
 from dfkit import DiskFullError
 from dfkit._atomic import atomic_dir, atomic_file, sweep_stale
 
@@ -75,8 +76,13 @@ def test_failed_dir_write_keeps_the_old_dir(tmp_path: Path) -> None:
 # --- killed midway ---------------------------------------------------------------------------
 
 KILLED_CHILD = """
-import os, sys, time
+import os, sys, time, types
 from pathlib import Path
+
+# dfkit's modules without its __init__ (pandas and all): the child starts in a blink.
+package = types.ModuleType("dfkit")
+package.__path__ = [sys.argv[3]]
+sys.modules["dfkit"] = package
 import dfkit._atomic as atomic
 
 final, point = Path(sys.argv[1]), sys.argv[2]
@@ -133,7 +139,9 @@ def test_sigkill_anywhere_leaves_one_whole_tree(tmp_path: Path, point: str, surv
     (final / "page.html").write_text("old")
     (final / "data.parquet").write_text("old")
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CHILD, str(final), point], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", KILLED_CHILD, str(final), point, str(Path(dfkit.__file__).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None and child.stdout.readline() == "paused\n"

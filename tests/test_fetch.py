@@ -6,6 +6,7 @@ import copy
 import errno
 import gzip
 import json
+import os
 import re
 import signal
 import subprocess
@@ -451,3 +452,15 @@ def test_a_full_disk_stops_the_fetch_and_names_the_file(fake: Any, small_disk: P
     assert isinstance(e.value, OSError) and e.value.errno == errno.ENOSPC
     assert e.value.filename == str(small_disk / "96_1.csv")
     assert sorted(p.name for p in small_disk.iterdir()) == ["96_0.csv"]  # nothing partial
+
+
+def test_a_killed_runs_partial_files_are_swept_when_stale(fake: Any, tmp_path: Path) -> None:
+    d = fake.add_download(_download("97", 1))
+    stale = tmp_path / ".97_0.csv.0123456789ab.tmp"  # what SIGKILL mid-download leaves
+    live = tmp_path / ".97_1.csv.abcdef012345.tmp"  # another process's download in progress
+    for p in (stale, live):
+        p.write_text("a,b\n1,")
+    os.utime(stale, (time.time() - 2 * 3600,) * 2)
+    m = fetch_results(d, tmp_path, progress=False)
+    assert m["status"].astype(str).tolist() == ["downloaded"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "97_0.csv"]
