@@ -609,7 +609,7 @@ def read_body(
                 raise NetworkError(
                     f"no complete answer before the deadline ({where}): {size:,} bytes arrived"
                 )
-            chunk = raw.read1(64 * 1024)
+            chunk = raw.read1(64 * 1024, decode_content=True)
             if not chunk:
                 break
             chunks.append(chunk)

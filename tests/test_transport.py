@@ -433,3 +433,9 @@ def test_html_200_is_a_response_error(fake: FakeDatafiniti, client: Client) -> N
     fake.inject("/downloads", status=None, body="<html><title>Maintenance</title></html>")
     with pytest.raises(ResponseError, match=r"expected JSON, got HTML \(text/html"):
         client.downloads()
+
+
+def test_gzip_encoded_answer_is_decoded(fake: FakeDatafiniti, client: Client) -> None:
+    fake.inject("/downloads", status=None, gzip=True)
+    assert client.downloads()[0]["id"] == "847070"
+    assert "gzip" in fake.requests_to("/downloads")[0].headers["Accept-Encoding"]
