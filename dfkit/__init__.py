@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from dfkit._version import __version__
 from dfkit.accessor import DfkitAccessor  # importing it registers df.dfkit
-from dfkit.analysis import downloads_over_time, records_over_time, status_counts, summary
+from dfkit.analysis import (
+    breakdown,
+    completion_times,
+    credits_over_time,
+    downloads_over_time,
+    records_over_time,
+    status_counts,
+    summary,
+)
 from dfkit.client import Client
 from dfkit.errors import (
     APIError,
+    ArgumentError,
     AuthenticationError,
     DfkitError,
     DfkitWarning,
@@ -39,6 +48,9 @@ from dfkit.frame import DownloadsFrames, downloads_frame, downloads_frames
 from dfkit.parquet import read_parquet, to_parquet
 from dfkit.plots import (
     STATUS_COLORS,
+    plot_breakdown,
+    plot_completion_times,
+    plot_credits_over_time,
     plot_downloads_over_time,
     plot_records_over_time,
     plot_status_counts,
@@ -52,6 +64,7 @@ __all__ = [
     "STATUSES",
     "STATUS_COLORS",
     "APIError",
+    "ArgumentError",
     "AuthenticationError",
     "Client",
     "DfkitAccessor",
@@ -72,10 +85,16 @@ __all__ = [
     "ServerError",
     "WaitTimeout",
     "__version__",
+    "breakdown",
+    "completion_times",
+    "credits_over_time",
     "downloads_frame",
     "downloads_frames",
     "downloads_over_time",
     "fetch_results",
+    "plot_breakdown",
+    "plot_completion_times",
+    "plot_credits_over_time",
     "plot_downloads_over_time",
     "plot_records_over_time",
     "plot_status_counts",

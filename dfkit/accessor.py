@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -105,6 +105,45 @@ class DfkitAccessor:
     ) -> Axes:
         """Return the Axes :func:`dfkit.plot_downloads_over_time` drew on."""
         return plots.plot_downloads_over_time(self._df, freq, ax=ax, by=by, cumulative=cumulative)
+
+    def credits_over_time(
+        self, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+    ) -> pd.Series | pd.DataFrame:
+        """Return :func:`dfkit.credits_over_time` of the frame."""
+        return analysis.credits_over_time(self._df, freq, by=by, cumulative=cumulative)
+
+    def completion_times(self) -> pd.Series:
+        """Return :func:`dfkit.completion_times` of the frame."""
+        return analysis.completion_times(self._df)
+
+    def breakdown(self, by: str = "data_type") -> pd.DataFrame:
+        """Return :func:`dfkit.breakdown` of the frame."""
+        return analysis.breakdown(self._df, by)
+
+    def plot_credits_over_time(
+        self,
+        freq: str = "W",
+        *,
+        ax: Axes | None = None,
+        by: str | None = None,
+        cumulative: bool = False,
+    ) -> Axes:
+        """Return the Axes :func:`dfkit.plot_credits_over_time` drew on."""
+        return plots.plot_credits_over_time(self._df, freq, ax=ax, by=by, cumulative=cumulative)
+
+    def plot_breakdown(
+        self,
+        by: str = "data_type",
+        *,
+        what: Literal["downloads", "records", "credits"] = "records",
+        ax: Axes | None = None,
+    ) -> Axes:
+        """Return the Axes :func:`dfkit.plot_breakdown` drew on."""
+        return plots.plot_breakdown(self._df, by, what=what, ax=ax)
+
+    def plot_completion_times(self, *, ax: Axes | None = None) -> Axes:
+        """Return the Axes :func:`dfkit.plot_completion_times` drew on."""
+        return plots.plot_completion_times(self._df, ax=ax)
 
 
 def _register() -> None:

@@ -16,12 +16,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from dfkit.errors import DfkitWarning, SchemaError
+from dfkit.errors import ArgumentError, DfkitWarning, SchemaError
 from dfkit.schema import COLUMN_BY_NAME, category_dtype, dtype, frame_per
 
 __all__ = [
     "FREQS",
+    "Freq",
+    "breakdown",
+    "completion_times",
+    "credits_over_time",
     "downloads_over_time",
+    "freq_for_span",
+    "parse_freq",
     "records_over_time",
     "status_counts",
     "summary",
@@ -29,47 +35,109 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class _Freq:
-    """A calendar period: its length in numpy ``unit`` steps, and pandas' name for it."""
+class Freq:
+    """A calendar period that dfkit counts by: what every ``freq=`` argument is parsed into.
+
+    ``noun`` names it ("records per *week*"); ``pandas`` is pandas' offset alias of the
+    period-start index (also the index's ``freq``); a period is ``step`` numpy ``unit`` steps
+    long. Every period is labelled by its first day; weeks start on Monday.
+
+    >>> parse_freq("w"), parse_freq("month").pandas
+    (Freq('week'), 'MS')
+    """
 
     unit: Literal["D", "M", "Y"]
     step: int
-    pandas: str  # the pandas offset alias of the period-start index (also its ``freq``)
-    noun: str  # "week" in "records per week"
+    pandas: str
+    noun: str
+
+    def __repr__(self) -> str:
+        return f"Freq({self.noun!r})"
+
+    def label(self, start: pd.Timestamp) -> str:
+        """Return how people write the period starting at ``start``: ``2025-05-05``, ``2025-05``.
+
+        >>> parse_freq("QS").label(pd.Timestamp("2025-04-01"))
+        '2025 Q2'
+        """
+        if self.noun == "month":
+            return f"{start.year:04d}-{start.month:02d}"
+        if self.noun == "quarter":
+            return f"{start.year:04d} Q{start.quarter}"
+        if self.noun == "year":
+            return f"{start.year:04d}"
+        return f"{start.year:04d}-{start.month:02d}-{start.day:02d}"
 
 
-_DAY = _Freq("D", 1, "D", "day")
-_WEEK = _Freq("D", 7, "W-MON", "week")
-_MONTH = _Freq("M", 1, "MS", "month")
-_QUARTER = _Freq("M", 3, "QS-JAN", "quarter")
-_YEAR = _Freq("Y", 1, "YS-JAN", "year")
+DAY = Freq("D", 1, "D", "day")
+WEEK = Freq("D", 7, "W-MON", "week")
+MONTH = Freq("M", 1, "MS", "month")
+QUARTER = Freq("M", 3, "QS-JAN", "quarter")
+YEAR = Freq("Y", 1, "YS-JAN", "year")
 
-#: Accepted ``freq`` values (case-insensitive): pandas' aliases, end- and start-anchored
-#: spellings alike (every period is labelled by its first day), and plain words.
-FREQS: dict[str, _Freq] = {
-    **dict.fromkeys(["D", "DAY", "DAILY"], _DAY),
-    **dict.fromkeys(["W", "W-MON", "W-SUN", "WEEK", "WEEKLY"], _WEEK),
-    **dict.fromkeys(["MS", "M", "ME", "MONTH", "MONTHLY"], _MONTH),
-    **dict.fromkeys(["QS", "Q", "QE", "QS-JAN", "QE-DEC", "QUARTER", "QUARTERLY"], _QUARTER),
-    **dict.fromkeys(["YS", "Y", "YE", "AS", "A", "YS-JAN", "YE-DEC", "YEAR", "YEARLY"], _YEAR),
+#: Accepted ``freq`` spellings (case-insensitive) and the :class:`Freq` each means: pandas'
+#: aliases, end- and start-anchored alike (every period is labelled by its first day), and
+#: plain words.
+FREQS: dict[str, Freq] = {
+    **dict.fromkeys(["D", "DAY", "DAILY"], DAY),
+    **dict.fromkeys(["W", "W-MON", "W-SUN", "WEEK", "WEEKLY"], WEEK),
+    **dict.fromkeys(["MS", "M", "ME", "MONTH", "MONTHLY"], MONTH),
+    **dict.fromkeys(["QS", "Q", "QE", "QS-JAN", "QE-DEC", "QUARTER", "QUARTERLY"], QUARTER),
+    **dict.fromkeys(["YS", "Y", "YE", "AS", "A", "YS-JAN", "YE-DEC", "YEAR", "YEARLY"], YEAR),
 }
 # pandas' "W" means "W-SUN": weeks ending on Sunday, the same Monday-to-Sunday weeks as here,
 # which dfkit labels by their Monday like every other period (by its first day).
 
+#: The message's list of what ``freq`` accepts.
+FREQ_CHOICES = "D, W, MS (or M), QS (or Q), YS (or Y), or day, week, month, quarter, year"
 
-def _freq(freq: str) -> _Freq:
-    try:
-        return FREQS[str(freq).upper()]
-    except KeyError:
-        raise ValueError(
-            f"freq must be one of D, W, MS/M, QS/Q, YS/Y (or day, week, month, quarter, year), "
-            f"not {freq!r}"
-        ) from None
+
+def parse_freq(freq: str | Freq) -> Freq:
+    """Return the :class:`Freq` that ``freq`` names: the one check of every ``freq`` argument.
+
+    Raises :class:`dfkit.ArgumentError` (also a ``ValueError``) naming the argument.
+
+    >>> parse_freq("MS") is parse_freq("month") is MONTH
+    True
+    >>> parse_freq("fortnight")
+    Traceback (most recent call last):
+    ...
+    dfkit.errors.ArgumentError: freq: expected D, W, MS (or M), ..., got 'fortnight'
+    """
+    if isinstance(freq, Freq):
+        return freq
+    found = FREQS.get(freq.upper()) if isinstance(freq, str) else None
+    if found is None:
+        raise ArgumentError(f"freq: expected {FREQ_CHOICES}, got {freq!r}")
+    return found
+
+
+def freq_for_span(first: pd.Timestamp | None, last: pd.Timestamp | None) -> Freq:
+    """Return the period that shows a span of time in a readable number of bars.
+
+    Days up to eight weeks, weeks up to nine months, months up to eight years, years beyond
+    (and days when there is no span at all).
+
+    >>> freq_for_span(pd.Timestamp("2025-05-01"), pd.Timestamp("2025-05-20"))
+    Freq('day')
+    >>> freq_for_span(pd.Timestamp("2025-05-01"), pd.Timestamp("2026-11-20"))
+    Freq('month')
+    """
+    if first is None or last is None or pd.isna(first) or pd.isna(last):
+        return DAY
+    days = (last - first).days
+    if days <= 56:
+        return DAY
+    if days <= 274:
+        return WEEK
+    if days <= 8 * 366:
+        return MONTH
+    return YEAR
 
 
 def _require(df: pd.DataFrame, names: Iterable[str], what: str) -> None:
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{what} expects a downloads DataFrame, got {type(df).__name__}")
+        raise ArgumentError(f"df: {what} expects a downloads DataFrame, got {type(df).__name__}")
     missing = [n for n in names if n not in df.columns]
     if missing:
         raise SchemaError(
@@ -97,7 +165,7 @@ def _categorical(values: pd.Series, name: str) -> pd.Categorical:
         return pd.Categorical(values.astype("object"), dtype=category_dtype(name, distinct))
     if pd.api.types.is_string_dtype(values):
         return pd.Categorical(values.astype("object"), categories=sorted(distinct))
-    raise TypeError(
+    raise ArgumentError(
         f"by={name!r}: expected a categorical or string column, got dtype {values.dtype}"
     )
 
@@ -159,26 +227,27 @@ def _utc_naive(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[us]")
 
 
-def _period_ordinals(times: np.ndarray, freq: _Freq) -> np.ndarray:
+def _period_ordinals(times: np.ndarray, freq: Freq) -> np.ndarray:
     """Return each time's period start as an integer count of ``freq.unit`` since 1970."""
     ordinals = times.astype(f"datetime64[{freq.unit}]").astype(np.int64)
-    if freq is _WEEK:
+    if freq is WEEK:
         return ordinals - (ordinals + 3) % 7  # 1970-01-01 was a Thursday: Monday is 3 back
     return ordinals - ordinals % freq.step
 
 
 def _over_time(
     df: pd.DataFrame,
-    freq: str,
+    freq: str | Freq,
     by: str | None,
     cumulative: bool,
     *,
-    what: Literal["records", "downloads"],
+    what: Literal["records", "downloads", "credits"],
 ) -> pd.Series | pd.DataFrame:
     where = f"{what}_over_time"
-    needed = ["id", "created_at"] + (["num_records"] if what == "records" else [])
+    weight_column = {"records": "num_records", "credits": "total_cost"}.get(what)
+    needed = ["id", "created_at"] + ([weight_column] if weight_column else [])
     _require(df, needed + ([by] if by is not None else []), where)
-    period = _freq(freq)
+    period = parse_freq(freq)
     downloads = _downloads(df)
     created = downloads["created_at"]
     # Validate the by column (and find its categories) before dropping any rows, so the
@@ -196,10 +265,11 @@ def _over_time(
         keep = keep & keep_group
 
     times = _utc_naive(created[keep])
-    if what == "records":
-        weights = downloads["num_records"][keep].fillna(0).to_numpy(dtype=np.int64)
+    kind = np.float64 if what == "credits" else np.int64
+    if weight_column is not None:
+        weights = downloads[weight_column][keep].fillna(0).to_numpy(dtype=kind)
     else:
-        weights = np.ones(int(keep.sum()), dtype=np.int64)
+        weights = np.ones(int(keep.sum()), dtype=kind)
     ordinals = _period_ordinals(times, period)
     if len(ordinals):
         first, last = int(ordinals.min()), int(ordinals.max())
@@ -214,13 +284,13 @@ def _over_time(
     )
 
     if groups is None:
-        totals = np.zeros(len(starts), dtype=np.int64)
+        totals = np.zeros(len(starts), dtype=kind)
         np.add.at(totals, position, weights)
         result: pd.Series | pd.DataFrame = pd.Series(totals, index=index, name=what)
     else:
         categories = groups.categories
         codes = np.asarray(groups.codes)[keep]
-        table = np.zeros((len(starts), len(categories)), dtype=np.int64)
+        table = np.zeros((len(starts), len(categories)), dtype=kind)
         np.add.at(table, (position, codes), weights)
         result = pd.DataFrame(
             table,
@@ -233,7 +303,7 @@ def _over_time(
 
 
 def records_over_time(
-    df: pd.DataFrame, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+    df: pd.DataFrame, freq: str | Freq = "W", *, by: str | None = None, cumulative: bool = False
 ) -> pd.Series | pd.DataFrame:
     """Return ``num_records`` summed per period of ``created_at``: a Series, or per category.
 
@@ -267,7 +337,7 @@ def records_over_time(
 
 
 def downloads_over_time(
-    df: pd.DataFrame, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+    df: pd.DataFrame, freq: str | Freq = "W", *, by: str | None = None, cumulative: bool = False
 ) -> pd.Series | pd.DataFrame:
     """Return the number of downloads started per period of ``created_at``.
 
@@ -283,6 +353,96 @@ def downloads_over_time(
     [1, 2]
     """
     return _over_time(df, freq, by, cumulative, what="downloads")
+
+
+def credits_over_time(
+    df: pd.DataFrame, freq: str | Freq = "W", *, by: str | None = None, cumulative: bool = False
+) -> pd.Series | pd.DataFrame:
+    """Return the credits spent (``total_cost`` summed, as floats) per period of ``created_at``.
+
+    Same index, ``freq``, ``by``, ``cumulative`` and warnings as :func:`records_over_time`;
+    a missing ``total_cost`` counts as 0 and the Series is named ``credits``.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-01-05",
+    ...      "total_cost": 2.5},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-01-19"},
+    ... ])
+    >>> credits_over_time(df, "MS").tolist()
+    [2.5]
+    """
+    return _over_time(df, freq, by, cumulative, what="credits")
+
+
+def completion_times(df: pd.DataFrame) -> pd.Series:
+    """Return how long each completed download took: ``updated_at - created_at``, by ``id``.
+
+    Downloads missing either time, or whose ``updated_at`` is before ``created_at``, are left
+    out; an empty Series (``timedelta64``) when there are none or no ``updated_at`` column.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-03-05",
+    ...      "updated_at": "2025-03-05T00:30:00Z"},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-03-19"},
+    ... ])
+    >>> completion_times(df).tolist()
+    [Timedelta('0 days 00:30:00')]
+    """
+    _require(df, ["id", "status", "created_at"], "completion_times")
+    downloads = _downloads(df)
+    if "updated_at" not in downloads.columns:
+        return pd.Series([], dtype="timedelta64[us]", name="completion_time")
+    completed = (downloads["status"] == "completed").fillna(False).to_numpy(dtype=bool)
+    took = (downloads["updated_at"] - downloads["created_at"])[completed]
+    took = took[took.notna().to_numpy(dtype=bool)]
+    took = took[(took >= pd.Timedelta(0)).to_numpy(dtype=bool)]
+    took.index = pd.Index(downloads["id"][completed].loc[took.index], name="id")
+    result: pd.Series = took.rename("completion_time")
+    return result
+
+
+def breakdown(df: pd.DataFrame, by: str = "data_type") -> pd.DataFrame:
+    """Return downloads, records and credits per category of ``by``, one row per category.
+
+    Columns ``downloads``, ``records`` (``num_records`` summed) and, when the frame has
+    ``total_cost``, ``credits``; every category of the column is a row (zeros included),
+    downloads without a value are left out.
+
+    >>> import dfkit
+    >>> df = dfkit.downloads_frame([
+    ...     {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-01-05",
+    ...      "data_type": "product", "total_cost": 2.0},
+    ...     {"id": 2, "status": "queued", "num_records": 5, "created_at": "2025-01-19",
+    ...      "data_type": "product"},
+    ... ])
+    >>> breakdown(df).loc["product"].tolist()
+    [2.0, 15.0, 2.0]
+    """
+    _require(df, ["id", "num_records", by], "breakdown")
+    downloads = _downloads(df)
+    groups = _categorical(downloads[by], by)
+    codes = np.asarray(groups.codes)
+    keep = codes >= 0
+    n = len(groups.categories)
+    table: dict[str, np.ndarray] = {
+        "downloads": np.bincount(codes[keep], minlength=n).astype(np.int64),
+        "records": np.bincount(
+            codes[keep],
+            weights=downloads["num_records"].fillna(0).to_numpy(dtype=np.float64)[keep],
+            minlength=n,
+        ).astype(np.int64),
+    }
+    if "total_cost" in downloads.columns:
+        table["credits"] = np.bincount(
+            codes[keep],
+            weights=downloads["total_cost"].fillna(0).to_numpy(dtype=np.float64)[keep],
+            minlength=n,
+        )
+    index = pd.Index([str(c) for c in groups.categories], name=by)
+    result: pd.DataFrame = pd.DataFrame(table, index=index)
+    return result
 
 
 # ---------------------------------------------------------------------------- summary

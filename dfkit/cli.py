@@ -35,6 +35,7 @@ from dfkit.client import BASE_URL_ENV, TOKEN_ENV
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dfkit.analysis import Freq
     from dfkit.client import Client
 
 __all__ = ["build_parser", "main"]
@@ -96,14 +97,14 @@ def _client() -> Client:
     return Client()
 
 
-def _freq(value: str) -> str:
-    from dfkit.analysis import FREQS
+def _freq(value: str) -> Freq:
+    from dfkit.analysis import parse_freq
+    from dfkit.errors import ArgumentError
 
-    if value.upper() not in FREQS:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a period; use D, W, MS (or M), QS (or Q), YS (or Y)"
-        )
-    return value
+    try:
+        return parse_freq(value)
+    except ArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("freq: ")) from None
 
 
 def _non_negative_float(value: str) -> float:
@@ -144,6 +145,7 @@ def _table(rows: Sequence[Sequence[str]], *, header: Sequence[str] | None = None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from dfkit.plots import status_label
     from dfkit.report import build_report
     from dfkit.sample import sample_path
 
@@ -171,7 +173,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _say("")
     status_rows = [
         (
-            str(status),
+            status_label(str(status)),
             f"{int(row['downloads']):,}",
             f"{row['share']:.1%}",
             f"{int(row['records']):,}",
@@ -181,7 +183,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _say(*_table(status_rows, header=("status", "downloads", "share", "records")))
     _say("")
     _say(f"Wrote {folder}{os.sep}")
-    files = _report_files()
+    files = report.files()
     width = max(map(len, files))
     for name, what in files.items():
         size = (folder / name).stat().st_size
@@ -192,12 +194,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         webbrowser.open(page.resolve().as_uri())
     return 0
-
-
-def _report_files() -> dict[str, str]:
-    from dfkit.report import FILES
-
-    return FILES
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -389,8 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         "write the downloads report: Parquet, charts and one HTML page",
         "Write the downloads report into DIR: downloads.parquet (one row per download),\n"
-        "results.parquet (one row per result file), status_counts.png, records_over_time.png\n"
-        "and report.html (one self-contained page, images embedded), then print a summary.\n\n"
+        "results.parquet (one row per result file; downloads without files keep one row),\n"
+        "a PNG per chart and report.html (one self-contained page, images embedded), then\n"
+        "print the headline figures. DIR is replaced whole (the previous report stays until\n"
+        "the new one is complete); a DIR holding other files is refused.\n\n"
         f"The downloads come from SOURCE (a JSON file), else the live API when {TOKEN_ENV}\n"
         "is set, else the bundled sample; the output says which.\n\n"
         "examples:\n"
@@ -406,10 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--freq",
-        default="W",
+        default=None,
         type=_freq,
         metavar="FREQ",
-        help="period of the records table and chart: D, W (default), MS, QS or YS",
+        help="period of the charts and table over time: D, W, MS, QS or YS "
+        "(default: chosen from the span, days for a few weeks, weeks for a few months, "
+        "months beyond)",
     )
     report.add_argument("--open", action="store_true", help="open report.html in a browser")
 

@@ -4,6 +4,7 @@ Catch :class:`DfkitError` to handle anything dfkit raises; catch a subclass to h
 kind of failure::
 
     DfkitError                      anything dfkit raises
+    ├── ArgumentError               a bad argument (``freq="X"``, a non-frame); names it
     ├── SchemaError                 input records that do not fit the downloads schema
     ├── ResultFileError             a result file that cannot be read (names file and line)
     ├── ResultFetchError            one or more result files failed to download
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIError",
+    "ArgumentError",
     "AuthenticationError",
     "DfkitError",
     "DfkitWarning",
@@ -61,6 +63,13 @@ class DfkitError(Exception):
 
 class DfkitWarning(UserWarning):
     """Raised as a warning when dfkit keeps data that looks wrong, so nothing is lost silently."""
+
+
+class ArgumentError(DfkitError, ValueError, TypeError):
+    """Raised for a bad argument to a dfkit function; the message names the argument.
+
+    It is also a ``ValueError`` and a ``TypeError``, so code written for either catches it.
+    """
 
 
 class SchemaError(DfkitError, ValueError):

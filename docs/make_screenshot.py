@@ -24,7 +24,7 @@ def main() -> None:
     report = build_report(dfkit.sample_downloads(), source="bundled sample")
     left, right = (
         Image.open(io.BytesIO(report.images[name])).convert("RGB")
-        for name in ("status_counts.png", "records_over_time.png")
+        for name in ("downloads_over_time.png", "records_cumulative.png")
     )
     gap = 16
     canvas = Image.new(

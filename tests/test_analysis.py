@@ -326,7 +326,7 @@ def test_over_time_single_row() -> None:
 
 
 def test_over_time_bad_arguments(frame: pd.DataFrame) -> None:
-    with pytest.raises(ValueError, match="freq must be one of"):
+    with pytest.raises(dfkit.ArgumentError, match=r"^freq: expected D, W, .*got 'h'$"):
         records_over_time(frame, "h")
     with pytest.raises(SchemaError, match="nope"):
         records_over_time(frame, by="nope")
@@ -383,3 +383,71 @@ def test_summary_single_row_not_completed() -> None:
     assert s["downloads"] == 1
     assert s["result_files"] == 0
     assert pd.isna(s["median_completion_time"])
+
+
+# ---------------------------------------------------------------------------- freq, credits, ...
+
+
+@pytest.mark.parametrize("bad", ["h", "fortnight", "", 7, None])
+def test_every_bad_freq_gets_the_one_message(bad: object) -> None:
+    from dfkit.analysis import parse_freq
+
+    for call in (
+        lambda: parse_freq(bad),  # type: ignore[arg-type]
+        lambda: records_over_time(dfkit.downloads_frame([]), bad),  # type: ignore[arg-type]
+        lambda: dfkit.downloads_frame([]).dfkit.downloads_over_time(bad),
+    ):
+        with pytest.raises(dfkit.ArgumentError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError)
+        assert str(caught.value).startswith("freq: expected D, W, MS (or M)")
+        assert repr(bad) in str(caught.value)
+
+
+def test_freq_is_one_public_type() -> None:
+    from dfkit.analysis import FREQS, Freq, parse_freq
+
+    assert all(isinstance(f, Freq) for f in FREQS.values())
+    assert parse_freq("W") is parse_freq("weekly") is FREQS["W-MON"]
+    assert parse_freq(parse_freq("QS")).noun == "quarter"
+    assert parse_freq("MS").label(pd.Timestamp("0001-02-01")) == "0001-02"
+
+
+@pytest.mark.parametrize(
+    ("days", "noun"), [(0, "day"), (40, "day"), (120, "week"), (500, "month"), (4000, "year")]
+)
+def test_freq_for_span(days: int, noun: str) -> None:
+    from dfkit.analysis import freq_for_span
+
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    assert freq_for_span(start, start + pd.Timedelta(days=days)).noun == noun
+    assert freq_for_span(None, None).noun == "day"
+
+
+def test_a_non_frame_is_an_argument_error() -> None:
+    for call in (status_counts, summary, records_over_time):
+        with pytest.raises(dfkit.ArgumentError, match=r"^df: .*got list") as caught:
+            call([1, 2])  # type: ignore[operator]
+        assert isinstance(caught.value, TypeError)
+
+
+def test_credits_completion_times_and_breakdown() -> None:
+    from dfkit.analysis import breakdown, completion_times, credits_over_time
+
+    df = dfkit.downloads_frame(
+        [
+            {"id": 1, "status": "completed", "num_records": 10, "created_at": "2025-03-03",
+             "updated_at": "2025-03-03T00:10:00Z", "total_cost": 1.5, "data_type": "product"},
+            {"id": 2, "status": "completed", "num_records": 4, "created_at": "2025-03-20",
+             "updated_at": "2025-03-19T00:00:00Z", "data_type": "people"},
+            {"id": 3, "status": "queued", "num_records": 5, "created_at": "2025-04-02",
+             "total_cost": 2.0},
+        ]
+    )  # fmt: skip
+    assert credits_over_time(df, "MS").tolist() == [1.5, 2.0]
+    took = completion_times(df)  # id 2 finished before it started: left out
+    assert took.to_dict() == {"1": pd.Timedelta(minutes=10)}
+    table = breakdown(df)
+    assert table.loc["product"].tolist() == [1, 10, 1.5]
+    assert table.loc["people", "credits"] == 0 and table.loc["business", "downloads"] == 0
+    assert table["downloads"].sum() == 2  # id 3 has no data_type
