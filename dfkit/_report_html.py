@@ -160,9 +160,10 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
   section { border: none; padding: 0; margin-top: 16px; }
   section, .tile { break-inside: auto; }
   figure, tr, .tiles, h2, h3 { break-inside: avoid; }
+  tr.above { break-after: avoid; }
   h2, h3 { break-after: avoid; }
   .tiles { grid-template-columns: repeat(3, 1fr); }
-  img { max-width: 100%; }
+  img { max-width: 85%; }
   .scroll { overflow: visible; }
 }
 """

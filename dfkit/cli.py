@@ -180,7 +180,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         for status, row in report.statuses.iterrows()
     ]
-    _say(*_table(status_rows, header=("status", "downloads", "share", "records")))
+    _say(*_table(status_rows, header=("Status", "Downloads", "Share", "Records")))
     _say("")
     _say(f"Wrote {folder}{os.sep}")
     files = report.files()
