@@ -284,6 +284,7 @@ def cmd_results_fetch(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             client=client,
             progress=None if args.progress else False,
+            **({} if args.max_file_bytes is None else {"max_file_bytes": args.max_file_bytes}),
         )
     finally:
         if client is not None:
@@ -531,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rfetch.add_argument(
         "--overwrite", action="store_true", help="fetch files again even if already there"
+    )
+    rfetch.add_argument(
+        "--max-file-bytes",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="fail a file that grows past N bytes on disk (default: 1 GiB, against gzip bombs)",
     )
     rfetch.add_argument(
         "--no-progress",

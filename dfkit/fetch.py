@@ -462,7 +462,10 @@ class _Fetcher:
         decode = bool(encoding) and encoding != "identity" and not ext.endswith("gz")
         expected = r.headers.get("Content-Length", "")
         if expected.isdigit() and not decode and int(expected) > limit:
-            raise DfkitError(f"{where}: {int(expected):,} bytes is over {_limit_hint(limit)}")
+            raise DfkitError(
+                f"{where}: {int(expected):,} bytes, over max_file_bytes={limit:,} "
+                "(pass a larger max_file_bytes to accept it)"
+            )
         content_type = r.headers.get("Content-Type", "")
         first = b""
         size = 0
@@ -632,14 +635,22 @@ def fetch_results(
     manifest = _manifest(jobs)
     failed = [j for j in jobs if j.status == "failed"]
     if failed and errors == "raise":
-        lines = [f"  {j.id}_{j.result_index}: {j.error}" for j in failed[:20]]
+        files = sum(j.status != "skipped" for j in jobs)
+        # The first line names the first failure, so a one-line report (the CLI's) says it all.
+        head = f"{_entry(failed[0])}: {failed[0].error}"
+        lines = [f"  {_entry(j)}: {j.error}" for j in failed[:20]] if len(failed) > 1 else []
         if len(failed) > 20:
             lines.append(f"  ... and {len(failed) - 20} more (see .manifest)")
+        noun = "result file" if files == 1 else "result files"
         raise ResultFetchError(
-            f"{len(failed)} of {len(jobs)} result files failed:\n" + "\n".join(lines),
+            "\n".join([f"{len(failed)} of {files} {noun} failed; {head}", *lines]),
             manifest=manifest,
         )
     return manifest
+
+
+def _entry(job: _Job) -> str:
+    return f"download {job.id}" if job.result_index is None else f"{job.id}_{job.result_index}"
 
 
 def _manifest(jobs: list[_Job]) -> pd.DataFrame:

@@ -409,8 +409,9 @@ def test_results_fetch_errors(
     fake.inject(f"/s3/*/{done['id']}_0.*", status=404, times=100)
     assert main(["results", "fetch", str(source), "--dest", dest, "--id", str(done["id"])]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("dfkit: error: 1 of ") and err.count("\n") == 1
-    assert "--verbose shows them" in err
+    # One failure: the one line says which file and why.
+    assert err.startswith(f"dfkit: error: 1 of 1 result file failed; {done['id']}_0: ")
+    assert "HTTP 404" in err and err.count("\n") == 1
 
 
 def test_results_fetch_resumes_and_converts_partitioned(
@@ -438,6 +439,23 @@ def test_results_fetch_resumes_and_converts_partitioned(
     assert main(args) == 0
     assert "a dataset partitioned by download_id" in capsys.readouterr().out
     assert any(p.name.startswith("download_id=") for p in out.iterdir())
+
+
+def test_results_fetch_max_file_bytes(
+    tmp_path: Path,
+    fake: FakeDatafiniti,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DATAFINITI_API_TOKEN", raising=False)
+    source = tmp_path / "downloads.json"
+    source.write_bytes(orjson.dumps(list(fake.downloads.values())[:3]))
+    args = ["results", "fetch", str(source), "--dest", str(tmp_path / "data")]
+    assert main([*args, "--max-file-bytes", "100"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dfkit: error: 1 of 1 result file failed; 701385_0: ")
+    assert "over max_file_bytes=100 (pass a larger max_file_bytes" in err
+    assert main([*args, "--max-file-bytes", str(1 << 30)]) == 0
 
 
 def test_readme_schema_table_is_generated_from_the_schema() -> None:
