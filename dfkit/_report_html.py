@@ -68,6 +68,8 @@ class Table:
     css: str = ""
     #: Optional text under each row, across the whole table (a download's query).
     below: Sequence[str] = ()
+    #: Columns a phone-width screen leaves out (what another column already says).
+    phone_hidden: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
   .tile { padding: 10px 12px; }
   .tile .value { font-size: 19px; }
   th, td { padding: 4px 5px; font-size: 13px; }
+  .narrow-hide { display: none; }
 }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
@@ -181,20 +184,17 @@ def _inline(part: Inline) -> str:
 
 def render_table(table: Table) -> str:
     """Return ``table`` as HTML (in a div that scrolls sideways on a narrow screen), escaped."""
-    head = "".join(
-        f'<th class="text">{_inline(h)}</th>'
-        if i in table.text_columns
-        else f"<th>{_inline(h)}</th>"
-        for i, h in enumerate(table.header)
-    )
+
+    def classes(i: int) -> str:
+        names = (["text"] if i in table.text_columns else []) + (
+            ["narrow-hide"] if i in table.phone_hidden else []
+        )
+        return f' class="{" ".join(names)}"' if names else ""
+
+    head = "".join(f"<th{classes(i)}>{_inline(h)}</th>" for i, h in enumerate(table.header))
     body = []
     for n, row in enumerate(table.rows):
-        cells = "".join(
-            f'<td class="text">{_inline(c)}</td>'
-            if i in table.text_columns
-            else f"<td>{_inline(c)}</td>"
-            for i, c in enumerate(row)
-        )
+        cells = "".join(f"<td{classes(i)}>{_inline(c)}</td>" for i, c in enumerate(row))
         below = table.below[n] if n < len(table.below) else ""
         if below:
             body.append(f'<tr class="above">{cells}</tr>')
@@ -205,7 +205,7 @@ def render_table(table: Table) -> str:
             body.append(f"<tr>{cells}</tr>")
     if table.total is not None:
         cells = "".join(f"<td>{_inline(c)}</td>" for c in table.total)
-        body.append(f'<tr class="total">{cells}</tr>')
+        body.append(f'<tr class="total">{cells}</tr>')  # totals are numbers: never hidden
     klass = f' class="{_e(table.css)}"' if table.css else ""
     thead = f"<thead><tr>{head}</tr></thead>" if any(table.header) else ""
     return f'<div class="scroll"><table{klass}>{thead}<tbody>{"".join(body)}</tbody></table></div>'

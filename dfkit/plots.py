@@ -274,6 +274,8 @@ def _plot_over_time(
     frame = data.to_frame() if isinstance(data, pd.Series) else data
     x = np.arange(len(frame.index))
     bottom = np.zeros(len(x))
+    # A bar fills 0.8 of its slot, but stays a few pixels wide among thousands of periods.
+    width = 0.5 if len(x) == 1 else max(0.8, len(x) / 150)
     for label in frame.columns:
         values = frame[label].to_numpy(dtype=np.float64)
         if by is not None and not values.any():
@@ -295,13 +297,15 @@ def _plot_over_time(
                 x[drawn],
                 values[drawn],
                 bottom=bottom[drawn],
-                width=0.8 if len(x) > 1 else 0.5,
+                width=width,
                 label=_series_label(label, by),
                 color=color or "#0072B2",
                 edgecolor="none",
             )
             bottom = bottom + values
     _period_axis(ax, pd.DatetimeIndex(frame.index), freq)
+    if width > 0.8:  # wide bars at either end stay whole
+        ax.set_xlim(-width / 2 - 0.1, len(x) - 1 + width / 2 + 0.1)
     if what == "downloads":
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _thousands(ax.yaxis)

@@ -172,7 +172,9 @@ def _count(n: float) -> str:
 
 def _month(value: pd.Timestamp) -> str:
     s = _stamp(value)
-    return f"{s.month_name()[:3]} {s.year}"
+    return (
+        f"{s.month_name()[:3]} {s.year:04d}" if s.year < 1000 else f"{s.month_name()[:3]} {s.year}"
+    )
 
 
 def _span(first: Any, last: Any) -> str:
@@ -529,7 +531,8 @@ def _status_section(r: Report) -> Section | None:
         header = ["Id", "Status", "Created", "Age", "Records"]
         n_open = len(r.not_completed)
         parts.append(Note([f"Not completed: {_plural(n_open, 'download')}, newest first."]))
-        parts.append(Table(header, open_rows, text_columns=(1,), below=queries))
+        # A phone leaves out the date: the age says it.
+        parts.append(Table(header, open_rows, text_columns=(1,), below=queries, phone_hidden=(2,)))
         if n_open > len(shown):
             parts.append(
                 Note(
