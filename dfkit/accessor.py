@@ -53,13 +53,13 @@ class DfkitAccessor:
         return analysis.status_counts(self._df, normalize=normalize)
 
     def records_over_time(
-        self, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+        self, freq: str | analysis.Freq = "W", *, by: str | None = None, cumulative: bool = False
     ) -> pd.Series | pd.DataFrame:
         """Return :func:`dfkit.records_over_time` of the frame."""
         return analysis.records_over_time(self._df, freq, by=by, cumulative=cumulative)
 
     def downloads_over_time(
-        self, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+        self, freq: str | analysis.Freq = "W", *, by: str | None = None, cumulative: bool = False
     ) -> pd.Series | pd.DataFrame:
         """Return :func:`dfkit.downloads_over_time` of the frame."""
         return analysis.downloads_over_time(self._df, freq, by=by, cumulative=cumulative)
@@ -86,7 +86,7 @@ class DfkitAccessor:
 
     def plot_records_over_time(
         self,
-        freq: str = "W",
+        freq: str | analysis.Freq = "W",
         *,
         ax: Axes | None = None,
         by: str | None = None,
@@ -97,7 +97,7 @@ class DfkitAccessor:
 
     def plot_downloads_over_time(
         self,
-        freq: str = "W",
+        freq: str | analysis.Freq = "W",
         *,
         ax: Axes | None = None,
         by: str | None = None,
@@ -107,7 +107,7 @@ class DfkitAccessor:
         return plots.plot_downloads_over_time(self._df, freq, ax=ax, by=by, cumulative=cumulative)
 
     def credits_over_time(
-        self, freq: str = "W", *, by: str | None = None, cumulative: bool = False
+        self, freq: str | analysis.Freq = "W", *, by: str | None = None, cumulative: bool = False
     ) -> pd.Series | pd.DataFrame:
         """Return :func:`dfkit.credits_over_time` of the frame."""
         return analysis.credits_over_time(self._df, freq, by=by, cumulative=cumulative)
@@ -122,7 +122,7 @@ class DfkitAccessor:
 
     def plot_credits_over_time(
         self,
-        freq: str = "W",
+        freq: str | analysis.Freq = "W",
         *,
         ax: Axes | None = None,
         by: str | None = None,

@@ -20,7 +20,13 @@ from dfkit.errors import ArgumentError, DfkitWarning, SchemaError
 from dfkit.schema import COLUMN_BY_NAME, category_dtype, dtype, frame_per
 
 __all__ = [
+    "DAY",
     "FREQS",
+    "FREQ_CHOICES",
+    "MONTH",
+    "QUARTER",
+    "WEEK",
+    "YEAR",
     "Freq",
     "breakdown",
     "completion_times",
