@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy dfkit
 
 pytest: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The oldest stack dfkit supports (Python 3.10, pandas 2.2, pyarrow 15, DuckDB 1.1), where a
 # Python 3.10 is on the machine (on PATH or installed by pyenv); skipped otherwise.
@@ -44,7 +44,7 @@ test-oldest:
 	echo "test-oldest: $$py with $(OLDEST_PINS)"; \
 	$$py -m venv $(OLDEST_VENV) && \
 	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[test]' $(OLDEST_PINS) && \
-	MPLBACKEND=Agg $(OLDEST_VENV)/bin/python -m pytest -n 2 -q
+	MPLBACKEND=Agg $(OLDEST_VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

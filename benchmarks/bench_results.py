@@ -8,6 +8,8 @@ size with three contenders, each in its own subprocess so peak RSS is its own:
 - ``dfkit``: ``dfkit.results_to_parquet(dir, out)``
 - ``pandas``: ``pd.concat(pd.read_csv(f) for f in files).to_parquet(out)``
 - ``duckdb``: ``COPY (SELECT * FROM read_csv(...)) TO out (FORMAT parquet)``
+- ``dask-1``, ``dask-2``: ``results_to_parquet(dir, out, engine="dask")`` on a LocalCluster of
+  1 or 2 worker processes (started before the clock; needs ``pip install 'dfkit[dask]'``)
 
 Usage::
 
@@ -36,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
 OUT = HERE / "out"
 RECORDS_PER_FILE = 10_000
-CONTENDERS = ("dfkit", "pandas", "duckdb")
+CONTENDERS = ("dfkit", "pandas", "duckdb", "dask-1", "dask-2")
 
 COLUMNS = [
     "id",
@@ -227,11 +229,56 @@ def run_one(contender: str, folder: Path, out: Path) -> dict[str, float]:
             f"COPY (SELECT * FROM read_csv('{folder}/*.csv', union_by_name=true)) "
             f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
         )
+    elif contender.startswith("dask-"):
+        return run_dask(folder, out, workers=int(contender.split("-")[1]))
     else:
         raise SystemExit(f"unknown contender {contender!r}")
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "out_mb": out.stat().st_size / 1e6}
+    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "out_mb": _size_mb(out)}
+
+
+def run_dask(folder: Path, out: Path, *, workers: int) -> dict[str, float]:
+    """``results_to_parquet(engine="dask")`` on a LocalCluster of ``workers`` processes.
+
+    The cluster is started before the clock (a cluster is usually there already); peak RSS
+    is the largest of this process and of any one worker.
+    """
+    import logging
+
+    import distributed
+
+    from dfkit.results import results_to_parquet
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        started = time.perf_counter()
+        results_to_parquet(folder, out, engine="dask")
+        seconds = time.perf_counter() - started
+        worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak_kb = max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, *worker_rss.values()])
+    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "out_mb": _size_mb(out)}
+
+
+def _size_mb(out: Path) -> float:
+    """Size of a Parquet file, or of a dataset directory's files, in MB."""
+    files = [out] if out.is_file() else [p for p in out.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def _remove(out: Path) -> None:
+    if out.is_dir():
+        shutil.rmtree(out)
+    else:
+        out.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -255,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         for contender in contenders:
             OUT.mkdir(parents=True, exist_ok=True)
             out = OUT / f"{contender}_{size:g}GB.parquet"
-            out.unlink(missing_ok=True)
+            _remove(out)
             cmd = [sys.executable, __file__, "--run", contender, "--folder", str(folder)]
             done = subprocess.run(
                 [*cmd, "--out", str(out)], capture_output=True, text=True, check=False
@@ -265,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append({"size_gb": size, "input_mb": mb, "contender": contender, **result})
-            out.unlink(missing_ok=True)
+            _remove(out)
             print(
                 f"  {contender:7s} {size:g} GB: {result['seconds']:.1f} s, "
                 f"peak RSS {result['peak_rss_mb']:.0f} MB",

@@ -9,6 +9,7 @@ command                                          Python
 ``dfkit wait ID [--timeout S]``                   ``dfkit.Client().wait``
 ``dfkit results fetch SOURCE --dest DIR``         ``dfkit.fetch_results``
 ``dfkit results to-parquet DIR --out PATH``       ``dfkit.results_to_parquet``
+``... to-parquet DIR --out PATH --engine dask``  ``results_to_parquet(..., engine="dask")``
 ===============================================  ===========================================
 
 The API token comes from ``DATAFINITI_API_TOKEN`` (and the base URL from
@@ -319,20 +320,43 @@ def cmd_results_to_parquet(args: argparse.Namespace) -> int:
 
     from dfkit.results import results_to_parquet
 
+    if args.scheduler and args.engine != "dask":
+        raise ValueError("--scheduler ADDRESS runs on Dask: add --engine dask")
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    path = results_to_parquet(
-        args.dir,
-        args.out,
-        partition_by=args.partition_by,
-        encoding=args.encoding,
-        grain=args.grain,
-        progress=show,
-    )
-    dataset = pads.dataset(path, format="parquet", partitioning="hive")
+    options: dict[str, Any] = {"encoding": args.encoding, "grain": args.grain}
+    if args.engine == "dask":
+        options["engine"] = "dask"
+    else:
+        options["progress"] = show
+    with _dask_scheduler(args.scheduler):
+        path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by, **options)
+    filesystem = None
+    if args.engine == "dask":
+        from dfkit.results_dask import filesystem_of
+
+        filesystem, path = filesystem_of(path)
+    dataset = pads.dataset(path, format="parquet", partitioning="hive", filesystem=filesystem)
     rows = dataset.count_rows()
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
+    if args.engine == "dask" and not args.partition_by:
+        kind = "a dataset of one part per result file"
     _say(f"Wrote {rows:,} rows ({len(dataset.schema.names)} columns) to {path} ({kind})")
     return 0
+
+
+@contextlib.contextmanager
+def _dask_scheduler(address: str | None) -> Iterator[None]:
+    """Run the block on the Dask scheduler at ``address`` (else the one already active)."""
+    if not address:
+        yield
+        return
+    from dfkit.results_dask import require_dask
+
+    require_dask()
+    import distributed
+
+    with distributed.Client(address, set_as_default=True):
+        yield
 
 
 # ---------------------------------------------------------------------------- the parser
@@ -583,6 +607,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rparquet.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+    rparquet.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="dask: one task per file on a Dask scheduler; DIR and PATH may be s3://, gs://, "
+        "abfs:// URLs (needs pip install 'dfkit[dask]')",
+    )
+    rparquet.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (default: threads in this "
+        "process)",
     )
     return parser
 

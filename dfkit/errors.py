@@ -10,6 +10,7 @@ kind of failure::
     ├── ResultFetchError            one or more result files failed to download
     ├── ExportError                 a Parquet file or dataset that cannot be written or read
     │   └── DiskFullError           no space left on the device writing a file (also an OSError)
+    ├── MissingDependencyError      an optional extra is needed (names the ``pip install``)
     ├── ResponseError               an API answer whose body is unusable (HTML, truncated, ...)
     ├── NetworkError                connection failures and timeouts once retries are spent
     ├── APIError                    any non-2xx answer from the API
@@ -45,6 +46,7 @@ __all__ = [
     "DownloadCancelled",
     "DownloadFailed",
     "ExportError",
+    "MissingDependencyError",
     "NetworkError",
     "NotFoundError",
     "RateLimitError",
@@ -130,6 +132,10 @@ class DiskFullError(ExportError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+class MissingDependencyError(DfkitError, ImportError):
+    """Raised when a feature needs an optional extra that is not installed (``dfkit[dask]``)."""
 
 
 class ResponseError(DfkitError):

@@ -881,6 +881,8 @@ def _blocks(
             rest = data
             continue
         block, rest = data[: cut + 1], data[cut + 1 :]
+        if limit is not None and base >= limit:
+            break  # the range ends where the line skipped above ended: nothing starts in it
         if limit is not None and base + len(block) > limit:
             # Keep the lines that start before ``limit``: up to the newline at or after it - 1.
             i = block.find(b"\n", max(limit - base - 1, 0))

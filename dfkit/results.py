@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 import pyarrow as pa
@@ -40,9 +40,21 @@ from dfkit.resultfiles import (
 )
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     from tqdm import tqdm
 
-__all__ = ["grain_schema", "read_results", "results_to_parquet", "to_grain"]
+__all__ = [
+    "arrow_to_frame",
+    "check_grain",
+    "grain_schema",
+    "partition_columns",
+    "read_results",
+    "results_to_parquet",
+    "to_grain",
+]
+
+#: Where the records are converted: this process, or a Dask scheduler (``dfkit[dask]``).
+Engine = Literal["local", "dask"]
 
 #: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
 #: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
@@ -77,7 +89,34 @@ def _check_format(format: str | None) -> FileFormat | None:
 # --- grain --------------------------------------------------------------------------------------
 
 
-def _check_grain(schema: pa.Schema, grain: str | None) -> str | None:
+def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any) -> Engine:
+    if engine == "dask":
+        return "dask"
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
+    from dfkit.results_dask import is_url  # the engine's module: it imports no Dask itself
+
+    # Lists are looked into; any other iterable (a generator) is left for discover() to consume.
+    items = [
+        p
+        for x in paths
+        for p in ([x] if isinstance(x, (str, os.PathLike)) else x if isinstance(x, list) else [])
+    ]
+    url = next((p for p in items if is_url(p)), None)
+    if url is not None or storage_options is not None:
+        raise ValueError(
+            f"{url or 'storage_options='}: fsspec URLs and storage_options need engine='dask'"
+        )
+    return "local"
+
+
+def check_grain(schema: pa.Schema, grain: str | None) -> str | None:
+    """Return the nested list ``grain`` names in ``schema`` (None for one row per record).
+
+    >>> s = pa.schema([("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
+    >>> check_grain(s, "records"), check_grain(s, "reviews")
+    (None, 'reviews')
+    """
     if grain in (None, "record", "records"):
         return None
     assert grain is not None
@@ -149,6 +188,30 @@ def _batches(
             yield to_grain(batch, grain) if grain else batch
 
 
+@overload
+def read_results(
+    paths_or_dir: PathsOrDir,
+    *,
+    format: str | None = ...,
+    encoding: str = ...,
+    grain: str | None = ...,
+    dtype: Any = ...,
+    max_expansion: float = ...,
+    engine: Literal["local"] = ...,
+    storage_options: None = ...,
+) -> pd.DataFrame: ...
+@overload
+def read_results(
+    paths_or_dir: PathsOrDir,
+    *,
+    format: str | None = ...,
+    encoding: str = ...,
+    grain: str | None = ...,
+    dtype: Any = ...,
+    max_expansion: float = ...,
+    engine: Literal["dask"],
+    storage_options: Mapping[str, Any] | None = ...,
+) -> dd.DataFrame: ...
 def read_results(
     paths_or_dir: PathsOrDir,
     *,
@@ -157,7 +220,9 @@ def read_results(
     grain: str | None = None,
     dtype: Any = None,
     max_expansion: float = MAX_EXPANSION,
-) -> pd.DataFrame:
+    engine: Engine = "local",
+    storage_options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame | dd.DataFrame:
     """Return every record of the result files as one DataFrame, typed by the field catalog.
 
     ``paths_or_dir`` is a directory (its ``.csv``, ``.txt``, ``.json``, ``.jsonl`` files,
@@ -184,11 +249,28 @@ def read_results(
     {'reviews.rating': 'Float64', 'reviews.date': 'datetime64[us, UTC]'}
     >>> read_results(d)["postalCode"].tolist()
     ['02134', '78701']
+
+    ``engine="dask"`` (``pip install 'dfkit[dask]'``) returns a lazy ``dask.dataframe``
+    instead, one partition per file (or per chunk of a large JSON-lines file), with these same
+    columns and dtypes; paths may then be fsspec URLs (``s3://bucket/data/``), opened with
+    ``storage_options``. See :mod:`dfkit.results_dask`.
     """
     fmt = _check_format(format)
+    if _engine(engine, storage_options, paths_or_dir) == "dask":
+        from dfkit.results_dask import read_results_dask
+
+        return read_results_dask(
+            paths_or_dir,
+            format=fmt,
+            encoding=encoding,
+            grain=grain,
+            dtype=dtype,
+            max_expansion=max_expansion,
+            storage_options=storage_options,
+        )
     files = discover(paths_or_dir, format=fmt)
     schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
-    level = _check_grain(schema, grain)
+    level = check_grain(schema, grain)
     out_schema = grain_schema(schema, level) if level else schema
     table = pa.Table.from_batches(
         list(
@@ -203,6 +285,15 @@ def read_results(
         ),
         schema=out_schema,
     )
+    return arrow_to_frame(table, dtype)
+
+
+def arrow_to_frame(table: pa.Table, dtype: Any = None) -> pd.DataFrame:
+    """Return ``table`` as the DataFrame :func:`read_results` gives (its dtypes, ``dtype=``).
+
+    >>> arrow_to_frame(pa.table({"n": [1, None]})).dtypes.astype(str).to_dict()
+    {'n': 'Int64'}
+    """
     frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
     for name, target in _overrides(dtype, list(frame.columns)).items():
         try:
@@ -240,6 +331,34 @@ def _counter(bar: tqdm[Any] | None) -> Callable[[int], None] | None:
     return count
 
 
+@overload
+def results_to_parquet(
+    paths_or_dir: PathsOrDir,
+    out: str | os.PathLike[str],
+    *,
+    partition_by: str | list[str] | None = ...,
+    format: str | None = ...,
+    encoding: str = ...,
+    grain: str | None = ...,
+    progress: bool = ...,
+    max_expansion: float = ...,
+    engine: Literal["local"] = ...,
+    storage_options: None = ...,
+) -> Path: ...
+@overload
+def results_to_parquet(
+    paths_or_dir: PathsOrDir,
+    out: str | os.PathLike[str],
+    *,
+    partition_by: str | list[str] | None = ...,
+    format: str | None = ...,
+    encoding: str = ...,
+    grain: str | None = ...,
+    progress: bool = ...,
+    max_expansion: float = ...,
+    engine: Engine,
+    storage_options: Mapping[str, Any] | None = ...,
+) -> Path | str: ...
 def results_to_parquet(
     paths_or_dir: PathsOrDir,
     out: str | os.PathLike[str],
@@ -250,7 +369,9 @@ def results_to_parquet(
     grain: str | None = None,
     progress: bool = False,
     max_expansion: float = MAX_EXPANSION,
-) -> Path:
+    engine: Engine = "local",
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path | str:
     """Return the path of a Parquet file (or hive dataset) holding every record of the files.
 
     The columns and types are :func:`read_results`'s, from the field catalog: the same field
@@ -274,8 +395,27 @@ def results_to_parquet(
     >>> import pyarrow.parquet as pq
     >>> pq.read_table(p).column("prices").to_pylist()[0][0]["amountMax"]
     1.5
+
+    ``engine="dask"`` (``pip install 'dfkit[dask]'``) writes the same rows, columns and types
+    with one task per file (or chunk) on the active Dask scheduler, always as a dataset
+    directory (``part-NNNNN.parquet`` files in input order without ``partition_by``);
+    ``paths_or_dir`` and ``out`` may then be fsspec URLs, opened with ``storage_options``.
+    See :mod:`dfkit.results_dask`.
     """
     fmt = _check_format(format)
+    if _engine(engine, storage_options, paths_or_dir, [out]) == "dask":
+        from dfkit.results_dask import results_to_parquet_dask
+
+        return results_to_parquet_dask(
+            paths_or_dir,
+            out,
+            partition_by=partition_by,
+            format=fmt,
+            encoding=encoding,
+            grain=grain,
+            max_expansion=max_expansion,
+            storage_options=storage_options,
+        )
     files = discover(paths_or_dir, format=fmt)
     sizes = [p.stat().st_size for p in files]
     scanned = sum(s for p, s in zip(files, sizes, strict=True) if (fmt or file_format(p)) == "json")
@@ -284,7 +424,7 @@ def results_to_parquet(
         schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
         if bar is not None:
             bar.update(scanned)
-        level = _check_grain(schema, grain)
+        level = check_grain(schema, grain)
         out_schema = grain_schema(schema, level) if level else schema
         batches = _batches(
             files,
@@ -300,12 +440,7 @@ def results_to_parquet(
             with atomic_file(target) as tmp:
                 _write_file(batches, out_schema, tmp)
             return target
-        parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
-        for name in parts:
-            if name not in out_schema.names:
-                raise ValueError(f"partition_by: no column {name!r} in the result files")
-            if pa.types.is_nested(out_schema.field(name).type):
-                raise ValueError(f"partition_by: column {name!r} holds lists or objects")
+        parts = partition_columns(partition_by, out_schema)
         with atomic_dir(target) as tmpdir:
             reader = pa.RecordBatchReader.from_batches(out_schema, batches)
             pads.write_dataset(
@@ -325,6 +460,21 @@ def results_to_parquet(
     finally:
         if bar is not None:
             bar.close()
+
+
+def partition_columns(partition_by: str | list[str], schema: pa.Schema) -> list[str]:
+    """Return ``partition_by`` as a list, checked against ``schema`` (flat columns only).
+
+    >>> partition_columns("download_id", pa.schema([("download_id", pa.string())]))
+    ['download_id']
+    """
+    parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
+    for name in parts:
+        if name not in schema.names:
+            raise ValueError(f"partition_by: no column {name!r} in the result files")
+        if pa.types.is_nested(schema.field(name).type):
+            raise ValueError(f"partition_by: column {name!r} holds lists or objects")
+    return parts
 
 
 def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path) -> None:

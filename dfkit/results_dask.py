@@ -1,0 +1,477 @@
+"""Result files on a Dask cluster, from and to object storage: ``engine="dask"``.
+
+:func:`dfkit.read_results` and :func:`dfkit.results_to_parquet` hand over to this module when
+given ``engine="dask"``; ``import dfkit`` never imports Dask (this module is imported only
+then). The work is cut the way the files already are::
+
+    client (not parallel)             tasks (one per result file, on any worker)
+    list the files, fix the schema -> read the file, type it by the schema
+                                      -> a pandas partition   (read_results)
+                                      -> Parquet parts in a hidden temporary directory
+    commit: swap the temporary directory in under its final name      (results_to_parquet)
+
+A task reads its file with the same reader as the local engine and types it by the schema fixed
+up front, so every partition (and every Parquet part) has exactly the local engine's columns
+and types. Paths may be fsspec URLs (``s3://``, ``gs://``, ``abfs://``, ``file://``), opened
+with ``storage_options``, so the workers read and write object storage themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from dfkit._atomic import atomic_dir
+from dfkit.errors import MissingDependencyError, ResultFileError
+from dfkit.resultfiles import (
+    MAX_EXPANSION,
+    FileFormat,
+    PathsOrDir,
+    Source,
+    discover,
+    file_format,
+    read_result_batches,
+    result_schema,
+)
+from dfkit.results import (
+    ROW_GROUP_BYTES,
+    arrow_to_frame,
+    check_grain,
+    grain_schema,
+    partition_columns,
+    to_grain,
+)
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from fsspec import AbstractFileSystem
+
+__all__ = [
+    "DASK_EXTRA",
+    "PART_BYTES",
+    "Part",
+    "Reading",
+    "atomic_fs_dir",
+    "filesystem_of",
+    "is_url",
+    "list_files",
+    "read_results_dask",
+    "require_dask",
+    "results_to_parquet_dask",
+]
+
+#: The extra that installs the Dask engine's dependencies.
+DASK_EXTRA = "dfkit[dask]"
+#: A JSON-lines file larger than this is read by several tasks, one per range of its bytes.
+PART_BYTES = 128 << 20
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def require_dask() -> None:
+    """Return None when Dask, distributed and fsspec import; else raise naming the extra.
+
+    >>> require_dask()  # with dfkit[dask] installed
+    """
+    missing = []
+    for module in ("dask.dataframe", "distributed", "fsspec"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module.split(".")[0])
+    if missing:
+        raise MissingDependencyError(
+            f"engine='dask' needs {', '.join(missing)}, which are not installed: "
+            f"pip install '{DASK_EXTRA}'"
+        )
+
+
+def is_url(path: object) -> bool:
+    """Return True for an fsspec URL such as ``s3://bucket/key`` (not a local path).
+
+    >>> is_url("s3://bucket/data/"), is_url("data/"), is_url(Path("x.csv"))
+    (True, False, False)
+    """
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+# --- where the files are ----------------------------------------------------------------------
+
+
+def _filesystem(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None
+) -> tuple[AbstractFileSystem, str]:
+    from fsspec.core import url_to_fs
+
+    try:
+        fs, root = url_to_fs(os.fspath(path), **dict(storage_options or {}))
+    except (ImportError, ValueError) as e:
+        # An unknown protocol, or one whose package (gcsfs, adlfs, ...) is missing.
+        raise MissingDependencyError(f"{path}: cannot open this location: {e}") from None
+    return fs, root
+
+
+def filesystem_of(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> tuple[AbstractFileSystem | None, str]:
+    """Return ``(filesystem, path)`` for pyarrow: None and the path itself when it is local.
+
+    >>> filesystem_of("data/out")
+    (None, 'data/out')
+    """
+    if not is_url(path):
+        return None, os.fspath(path)
+    return _filesystem(path, storage_options)
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+def _natural_key(name: str) -> list[tuple[int, int, str]]:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
+
+
+def list_files(
+    paths_or_dir: PathsOrDir,
+    *,
+    format: FileFormat | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Return the result files named by directories, files or URLs, in natural order.
+
+    Local paths follow :func:`dfkit.resultfiles.discover`'s rules; a URL names a file, or a
+    "directory" (prefix) whose result files are listed the same way (no hidden names).
+    """
+    items = [paths_or_dir] if isinstance(paths_or_dir, (str, os.PathLike)) else list(paths_or_dir)
+    out: list[str] = []
+    for item in items:
+        if not is_url(item):
+            out.extend(str(p) for p in discover(item, format=format))
+            continue
+        fs, root = _filesystem(item, storage_options)
+        protocol = os.fspath(item).split("://", 1)[0]
+        if fs.isdir(root):
+            names = [
+                p
+                for p in fs.ls(root, detail=False)
+                if not posixpath.basename(p).startswith(".")
+                and file_format(posixpath.basename(p)) is not None
+                and fs.isfile(p)
+            ]
+            names.sort(key=lambda p: _natural_key(posixpath.basename(p)))
+            out.extend(f"{protocol}://{n}" for n in names)
+        elif fs.isfile(root):
+            if format is None and file_format(posixpath.basename(root)) is None:
+                raise ResultFileError(
+                    f"{item}: cannot tell the format from the extension; expected .csv, .txt, "
+                    ".json or .jsonl (optionally .gz), or pass format='csv' or 'json'",
+                    path=str(item),
+                )
+            out.append(os.fspath(item))
+        else:
+            raise FileNotFoundError(f"no such result file or directory: {item}")
+    return out
+
+
+# --- the parts: one per file, or per chunk of a large JSON-lines file ---------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One task's input: a result file (path or URL), its name, and a byte range or None."""
+
+    file: str
+    name: str
+    byte_range: tuple[int, int] | None = None
+
+
+def _parts(
+    files: Sequence[str], fmt: FileFormat | None, storage_options: Mapping[str, Any] | None
+) -> list[Part]:
+    parts: list[Part] = []
+    for file in files:
+        name = posixpath.basename(file) if is_url(file) else Path(file).name
+        if (fmt or file_format(name)) != "json" or name.lower().endswith(".gz"):
+            parts.append(Part(file, name))
+            continue
+        if is_url(file):
+            fs, path = _filesystem(file, storage_options)
+            size = int(fs.size(path))
+        else:
+            size = os.path.getsize(file)
+        # read_result_batches reads the lines that *start* in each range: none lost or twice.
+        bounds = list(range(0, size, PART_BYTES)) or [0]
+        ends = [*bounds[1:], max(size, 1)]
+        if len(bounds) == 1:
+            parts.append(Part(file, name))
+        else:
+            parts.extend(Part(file, name, (a, b)) for a, b in zip(bounds, ends, strict=True))
+    return parts
+
+
+@contextlib.contextmanager
+def _opened(file: str, storage_options: Mapping[str, Any] | None) -> Iterator[Source]:
+    """Yield ``file`` for the reader: a local path as it is, a URL as an open fsspec file."""
+    if not is_url(file):
+        yield Path(file)
+        return
+    fs, path = _filesystem(file, storage_options)
+    with fs.open(path, "rb") as f:
+        yield f
+
+
+def _schema(
+    files: Sequence[str],
+    fmt: FileFormat | None,
+    encoding: str,
+    max_expansion: float,
+    storage_options: Mapping[str, Any] | None,
+) -> pa.Schema:
+    def sources() -> Iterator[Source]:
+        for file in files:
+            with _opened(file, storage_options) as source:
+                yield source
+
+    return result_schema(
+        sources(),
+        format=fmt,
+        encoding=encoding,
+        names=[posixpath.basename(f) if is_url(f) else Path(f).name for f in files],
+        max_expansion=max_expansion,
+    )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How every task reads its part: the schema fixed up front and the reader's options."""
+
+    schema: pa.Schema
+    grain: str | None
+    format: FileFormat | None
+    encoding: str
+    max_expansion: float
+    storage_options: Mapping[str, Any] | None
+
+    @property
+    def out_schema(self) -> pa.Schema:
+        return grain_schema(self.schema, self.grain) if self.grain else self.schema
+
+    def batches(self, part: Part) -> Iterator[pa.RecordBatch]:
+        with _opened(part.file, self.storage_options) as source:
+            for batch in read_result_batches(
+                source,
+                self.schema,
+                format=self.format,
+                encoding=self.encoding,
+                name=part.name,
+                byte_range=part.byte_range,
+                max_expansion=self.max_expansion,
+            ):
+                yield to_grain(batch, self.grain) if self.grain else batch
+
+
+def _reading(
+    paths_or_dir: PathsOrDir,
+    *,
+    format: FileFormat | None,
+    encoding: str,
+    grain: str | None,
+    max_expansion: float,
+    storage_options: Mapping[str, Any] | None,
+) -> tuple[Reading, list[Part]]:
+    files = list_files(paths_or_dir, format=format, storage_options=storage_options)
+    schema = _schema(files, format, encoding, max_expansion, storage_options)
+    reading = Reading(
+        schema, check_grain(schema, grain), format, encoding, max_expansion, storage_options
+    )
+    return reading, _parts(files, format, storage_options)
+
+
+# --- read_results -----------------------------------------------------------------------------
+
+
+def _partition(part: Part, reading: Reading, dtype: Any) -> pd.DataFrame:
+    table = pa.Table.from_batches(list(reading.batches(part)), schema=reading.out_schema)
+    return arrow_to_frame(table, dtype)
+
+
+def read_results_dask(
+    paths_or_dir: PathsOrDir,
+    *,
+    format: FileFormat | None = None,
+    encoding: str = "utf-8",
+    grain: str | None = None,
+    dtype: Any = None,
+    max_expansion: float = MAX_EXPANSION,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dd.DataFrame:
+    """Return the records as a lazy Dask DataFrame, one partition per file (or chunk).
+
+    Each partition has the columns and dtypes :func:`dfkit.read_results` gives; ``meta`` is
+    known without computing anything. The index restarts at 0 in each partition.
+    """
+    require_dask()
+    import dask
+    import dask.dataframe as dd
+
+    reading, parts = _reading(
+        paths_or_dir,
+        format=format,
+        encoding=encoding,
+        grain=grain,
+        max_expansion=max_expansion,
+        storage_options=storage_options,
+    )
+    meta = arrow_to_frame(reading.out_schema.empty_table(), dtype)
+    if not parts:
+        return dd.from_pandas(meta, npartitions=1)
+    # Dask would otherwise turn object columns (a dtype=object) into strings.
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame: dd.DataFrame = dd.from_map(
+            _partition,
+            parts,
+            args=(reading, dtype),
+            meta=meta,
+            label="dfkit-read-results",
+            enforce_metadata=False,
+        )
+    return frame
+
+
+# --- results_to_parquet -----------------------------------------------------------------------
+
+
+def _write_part(
+    part: Part,
+    number: int,
+    reading: Reading,
+    fs: AbstractFileSystem,
+    folder: str,
+    partition_by: list[str],
+) -> None:
+    """Write one part's rows under ``folder``, as ``part-NNNNN[-i].parquet``."""
+    schema = reading.out_schema
+    if not partition_by:
+        with fs.open(posixpath.join(folder, f"part-{number:05d}.parquet"), "wb") as sink:
+            writer = pq.ParquetWriter(sink, schema, compression="zstd")
+            try:
+                for table in _row_groups(reading.batches(part), schema):
+                    writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            finally:
+                writer.close()
+        return
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    pads.write_dataset(
+        pa.RecordBatchReader.from_batches(schema, reading.batches(part)),
+        folder,
+        filesystem=PyFileSystem(FSSpecHandler(fs)),
+        format="parquet",
+        partitioning=pads.partitioning(
+            pa.schema([schema.field(n) for n in partition_by]), flavor="hive"
+        ),
+        basename_template=f"part-{number:05d}-{{i}}.parquet",
+        file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
+        max_rows_per_group=1 << 17,
+        max_partitions=1 << 20,
+        existing_data_behavior="overwrite_or_ignore",
+    )
+
+
+def _row_groups(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.nbytes
+        if size >= ROW_GROUP_BYTES:
+            yield pa.Table.from_batches(pending, schema=schema)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema=schema)
+
+
+@contextlib.contextmanager
+def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[str]:
+    """Yield a hidden temporary directory beside ``path`` on ``fs``; on success swap it in.
+
+    On a local file system this is :func:`dfkit._atomic.atomic_dir` (a rename). Object stores
+    have no rename: the parts are written under the hidden prefix and moved into place only
+    after every task succeeded, so a failed run leaves ``path`` as it was and nothing behind.
+    """
+    if _is_local(fs):
+        with atomic_dir(path) as local:
+            yield str(local)
+        return
+    parent, name = posixpath.split(path.rstrip("/"))
+    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    fs.makedirs(tmp, exist_ok=True)
+    try:
+        yield tmp
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(tmp, recursive=True)
+        raise
+    fs.invalidate_cache()
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+    # Objects, not "directories" (prefixes that exist only through their objects).
+    written = fs.find(tmp)
+    if written:
+        fs.copy(written, [path + f[len(tmp) :] for f in written])
+        fs.rm(tmp, recursive=True)
+    fs.invalidate_cache()
+
+
+def results_to_parquet_dask(
+    paths_or_dir: PathsOrDir,
+    out: str | os.PathLike[str],
+    *,
+    partition_by: str | list[str] | None = None,
+    format: FileFormat | None = None,
+    encoding: str = "utf-8",
+    grain: str | None = None,
+    max_expansion: float = MAX_EXPANSION,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str | Path:
+    """Return ``out``, a Parquet dataset directory written by one Dask task per file (or chunk).
+
+    The dataset holds the rows, columns and types the local engine writes; without
+    ``partition_by`` it is a directory of ``part-NNNNN.parquet`` files in input order (read it
+    with any Parquet reader, as one table). It runs on the active Dask scheduler.
+    """
+    require_dask()
+    import dask
+
+    reading, parts = _reading(
+        paths_or_dir,
+        format=format,
+        encoding=encoding,
+        grain=grain,
+        max_expansion=max_expansion,
+        storage_options=storage_options,
+    )
+    columns = partition_columns(partition_by, reading.out_schema) if partition_by else []
+    fs, root = _filesystem(out, storage_options)
+    with atomic_fs_dir(fs, root) as tmp:
+        tasks = [
+            dask.delayed(_write_part, pure=False)(part, i, reading, fs, tmp, columns)
+            for i, part in enumerate(parts)
+        ]
+        dask.compute(*tasks)
+    return os.fspath(out) if is_url(out) else Path(out)

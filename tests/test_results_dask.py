@@ -1,0 +1,387 @@
+"""The Dask engine: the local engine's records and Parquet, on a real cluster and a real S3 server.
+
+One ``distributed.LocalCluster`` (two worker processes) and one moto S3 server on 127.0.0.1
+serve the whole module. Everything here is skipped when the ``dfkit[dask]`` extra is missing,
+except the error that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from dfkit import MissingDependencyError, ResultFileError, read_results, results_to_parquet
+from dfkit.resultfiles import file_format
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
+
+# The whole module on one xdist worker, so the cluster starts once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("dask")
+
+
+def _dask() -> Any:
+    return pytest.importorskip("distributed", reason="the dfkit[dask] extra is not installed")
+
+
+# --- without the extra ------------------------------------------------------------------------
+
+
+def test_import_dfkit_does_not_import_dask() -> None:
+    code = (
+        "import json, sys, dfkit; print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('dask', 'distributed', 'fsspec'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+@pytest.mark.parametrize("module", ["dask.dataframe", "distributed", "fsspec"])
+def test_without_the_extra_the_error_names_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str
+) -> None:
+    (tmp_path / "1_0.csv").write_text("a\n1\n")
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(MissingDependencyError, match=r"pip install 'dfkit\[dask\]'") as e:
+        read_results(tmp_path, engine="dask")
+    assert isinstance(e.value, ImportError)
+    with pytest.raises(MissingDependencyError, match=r"dfkit\[dask\]"):
+        results_to_parquet(tmp_path, tmp_path / "out", engine="dask")
+
+
+def test_engine_and_urls_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "1_0.csv").write_text("a\n1\n")
+    with pytest.raises(ValueError, match="engine must be 'local' or 'dask', not 'spark'"):
+        read_results(tmp_path, engine="spark")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match=r"s3://b/x/: .*need engine='dask'"):
+        read_results("s3://b/x/")
+    with pytest.raises(ValueError, match=r"s3://b/out: .*need engine='dask'"):
+        results_to_parquet(tmp_path, "s3://b/out")
+
+
+# --- fixtures: a cluster, an S3 server, result files ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    distributed = _dask()
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as c,
+    ):
+        yield c
+
+
+@pytest.fixture
+def on_cluster(client: Any) -> Iterator[Any]:
+    import dask
+
+    with dask.config.set(scheduler=client):
+        yield client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, Any]]:
+    """storage_options for a real S3 API (moto's server) on 127.0.0.1, bucket ``results``."""
+    _dask()
+    server_mod = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    s3fs = pytest.importorskip("s3fs")
+    port = _free_port()
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "eu-west-1"},
+    }
+    try:
+        s3fs.S3FileSystem(**options).mkdir("results")
+        yield options
+    finally:
+        server.stop()
+
+
+# Files that differ in their columns (`extra` in one file only, `dateAdded` in two), with
+# catalog fields (postalCode keeps its leading zero, reviews.rating is a float in a list of
+# reviews), and JSON lines with nested reviews.
+_CSV_A = (
+    "id,postalCode,reviews.rating,reviews.doRecommend,dateAdded\n"
+    "A1,78701,5,true,2020-01-02T03:04:05Z\nA2,10001,4,FALSE,\n"
+)
+_CSV_B = "id,postalCode,reviews.rating,reviews.doRecommend,extra\nB1,02134,4.5,,x\nB2,,3,TRUE,y\n"
+_JSON_C = "\n".join(
+    json.dumps(r)
+    for r in [
+        {"id": "C1", "reviews": [{"rating": 5, "text": "ok"}], "categories": ["a", "b"]},
+        {"id": "C2", "postalCode": "90210", "reviews": []},
+        {"id": "C3", "dateUpdated": "2021-05-06T07:08:09Z", "reviews": None},
+    ]
+)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "847070_0.csv").write_text(_CSV_A)
+    (d / "847070_1.csv").write_text(_CSV_B)
+    (d / "847071_0.csv").write_text(_CSV_A.replace("A1", "D1").replace("A2", "D2"))
+    return d
+
+
+@pytest.fixture
+def with_json(tmp_path: Path) -> Path:
+    d = tmp_path / "json"
+    d.mkdir()
+    (d / "900_0.txt").write_text(_JSON_C + "\n")
+    (d / "900_1.txt").write_text(json.dumps({"id": "C4", "postalCode": "01234"}) + "\n")
+    return d
+
+
+def _same_frame(dask_frame: Any, local: pd.DataFrame) -> None:
+    got = dask_frame.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, local, check_dtype=True, check_exact=True)
+
+
+def _same_table(got: pa.Table, want: pa.Table, sort: list[str] | None = None) -> None:
+    if sort:
+        keys = [(k, "ascending") for k in sort]
+        got, want = got.sort_by(keys), want.sort_by(keys)
+    assert got.schema == want.schema
+    assert got.to_pylist() == want.to_pylist()
+
+
+# --- read_results -----------------------------------------------------------------------------
+
+
+def test_read_results_dask_equals_local_with_meta_up_front(on_cluster: Any, mixed: Path) -> None:
+    ddf = read_results(mixed, engine="dask")
+    local = read_results(mixed)
+    # meta, known before any compute: the local engine's columns and dtypes.
+    assert ddf.npartitions == 3
+    assert ddf.columns.tolist() == local.columns.tolist()
+    assert ddf.dtypes.astype(str).to_dict() == local.dtypes.astype(str).to_dict()
+    assert local["postalCode"].tolist()[:3] == ["78701", "10001", "02134"]
+    _same_frame(ddf, local)
+
+
+def test_read_results_dask_keeps_nested_json_and_dtype(on_cluster: Any, with_json: Path) -> None:
+    _same_frame(read_results(with_json, engine="dask"), read_results(with_json))
+    _same_frame(
+        read_results(with_json, engine="dask", dtype="string"),
+        read_results(with_json, dtype="string"),
+    )
+    _same_frame(
+        read_results(with_json, engine="dask", dtype={"id": "category"}),
+        read_results(with_json, dtype={"id": "category"}),
+    )
+    _same_frame(
+        read_results(with_json, engine="dask", grain="reviews"),
+        read_results(with_json, grain="reviews"),
+    )
+
+
+def test_large_json_lines_file_is_split_into_byte_ranges(
+    on_cluster: Any, with_json: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dfkit import results_dask
+
+    monkeypatch.setattr(results_dask, "PART_BYTES", 40)
+    ddf = read_results(with_json, engine="dask")
+    assert ddf.npartitions > 2
+    _same_frame(ddf, read_results(with_json))
+    out = results_to_parquet(with_json, tmp_path / "split", engine="dask")
+    _same_table(pq.read_table(out), pq.read_table(results_to_parquet(with_json, tmp_path / "l")))
+
+
+def test_read_results_dask_on_the_threaded_scheduler(mixed: Path) -> None:
+    _dask()
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        _same_frame(read_results(mixed, engine="dask"), read_results(mixed))
+
+
+def test_bad_line_raises_the_local_error_from_the_worker(on_cluster: Any, mixed: Path) -> None:
+    (mixed / "847072_0.csv").write_text("id,zip\nX,1,extra\n")
+    ddf = read_results(mixed / "847070_0.csv", engine="dask")  # only a good file: fine
+    assert len(ddf.compute()) == 2
+    with pytest.raises(ResultFileError, match=r"847072_0.csv: line 2"):
+        read_results(mixed, engine="dask").compute()
+
+
+# --- results_to_parquet -----------------------------------------------------------------------
+
+
+def test_to_parquet_dask_writes_the_local_rows_and_types(
+    on_cluster: Any, mixed: Path, with_json: Path, tmp_path: Path
+) -> None:
+    for src in (mixed, with_json):
+        local = results_to_parquet(src, tmp_path / f"{src.name}.parquet")
+        out = results_to_parquet(src, tmp_path / f"{src.name}_dask", engine="dask")
+        assert out == tmp_path / f"{src.name}_dask"
+        assert sorted(p.name for p in out.iterdir()) == [
+            f"part-{i:05d}.parquet" for i in range(len(list(src.iterdir())))
+        ]
+        _same_table(pq.read_table(out), pq.read_table(local))
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_to_parquet_dask_partitions_like_local(
+    on_cluster: Any, mixed: Path, tmp_path: Path
+) -> None:
+    local = results_to_parquet(mixed, tmp_path / "local", partition_by="download_id")
+    out = results_to_parquet(mixed, tmp_path / "dask", partition_by="download_id", engine="dask")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in local.iterdir())
+    want = pads.dataset(local, partitioning="hive").to_table()
+    got = pads.dataset(out, partitioning="hive").to_table()
+    _same_table(got, want, sort=["id"])
+    with pytest.raises(ValueError, match="partition_by: no column 'nope'"):
+        results_to_parquet(mixed, tmp_path / "x", partition_by="nope", engine="dask")
+
+
+def test_to_parquet_dask_failure_leaves_the_old_output(
+    on_cluster: Any, mixed: Path, tmp_path: Path
+) -> None:
+    out = results_to_parquet(mixed, tmp_path / "out", engine="dask")
+    before = pq.read_table(out)
+    # A file that passes the schema pass but breaks a worker's read: made unreadable after it.
+    bad = mixed / "847072_0.csv"
+    bad.write_text("id\nZ\n")
+    from dfkit import results_dask
+
+    real = results_dask.read_result_batches
+
+    def flaky(source: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("name") == bad.name:
+            raise ResultFileError(f"{bad.name}: broken on the worker")
+        return real(source, *args, **kwargs)
+
+    import dask
+
+    # The threaded scheduler shares this process, so the patch reaches the tasks.
+    with dask.config.set(scheduler="threads"), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(results_dask, "read_result_batches", flaky)
+        with pytest.raises(ResultFileError, match="broken on the worker"):
+            results_to_parquet(mixed, out, engine="dask")
+    _same_table(pq.read_table(out), before)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# --- object storage ---------------------------------------------------------------------------
+
+
+def _upload(s3: dict[str, Any], folder: Path, prefix: str) -> str:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3)
+    for p in folder.iterdir():
+        fs.put_file(str(p), f"results/{prefix}/{p.name}")
+    fs.put_file(str(next(folder.iterdir())), f"results/{prefix}/.partial.csv")  # hidden: skipped
+    return f"s3://results/{prefix}/"
+
+
+def test_s3_in_and_out_equals_local(
+    on_cluster: Any, s3: dict[str, Any], mixed: Path, tmp_path: Path
+) -> None:
+    import s3fs
+
+    url = _upload(s3, mixed, "mixed")
+    ddf = read_results(url, engine="dask", storage_options=s3)
+    assert ddf.npartitions == 3
+    _same_frame(ddf, read_results(mixed))
+
+    local = results_to_parquet(mixed, tmp_path / "local", partition_by="download_id")
+    for _ in range(2):  # the second run replaces the first
+        out = results_to_parquet(
+            url,
+            "s3://results/parquet/records",
+            partition_by="download_id",
+            engine="dask",
+            storage_options=s3,
+        )
+    assert out == "s3://results/parquet/records"
+    fs = s3fs.S3FileSystem(**s3)
+    assert fs.ls("results/parquet", detail=False) == ["results/parquet/records"]
+    got = pads.dataset("results/parquet/records", filesystem=fs, partitioning="hive").to_table()
+    want = pads.dataset(local, partitioning="hive").to_table()
+    _same_table(got, want, sort=["id"])
+
+
+def test_s3_unknown_bucket_is_a_clear_error(on_cluster: Any, s3: dict[str, Any]) -> None:
+    with pytest.raises(FileNotFoundError, match="s3://no-such-bucket/x/"):
+        read_results("s3://no-such-bucket/x/", engine="dask", storage_options=s3)
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_to_parquet_on_a_scheduler(
+    client: Any, mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dfkit.cli import main
+
+    address = client.scheduler.address
+    out = tmp_path / "cli"
+    argv = ["results", "to-parquet", str(mixed), "--out", str(out), "--engine", "dask"]
+    assert main([*argv, "--scheduler", address]) == 0
+    assert "Wrote 6 rows" in capsys.readouterr().out
+    _same_table(pq.read_table(out), pq.read_table(results_to_parquet(mixed, tmp_path / "l.pq")))
+
+
+def test_cli_scheduler_needs_dask_engine(
+    mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dfkit.cli import main
+
+    argv = ["results", "to-parquet", str(mixed), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert "add --engine dask" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# --- the real files ---------------------------------------------------------------------------
+
+
+def _real_files() -> list[Path]:
+    if not REAL_DATA.is_dir():
+        return []
+    return sorted(p for p in REAL_DATA.iterdir() if file_format(p) is not None)
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/real-data is absent")
+@pytest.mark.parametrize("path", _real_files(), ids=lambda p: p.name)
+def test_real_files_dask_equals_local(on_cluster: Any, path: Path, tmp_path: Path) -> None:
+    try:
+        local = read_results(path)
+    except ResultFileError as e:
+        with pytest.raises(ResultFileError, match=str(e).splitlines()[0][:40]):
+            read_results(path, engine="dask").compute()
+        return
+    _same_frame(read_results(path, engine="dask"), local)
+    want = pq.read_table(results_to_parquet(path, tmp_path / "local.parquet"))
+    _same_table(pq.read_table(results_to_parquet(path, tmp_path / "d", engine="dask")), want)
