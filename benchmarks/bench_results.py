@@ -255,7 +255,7 @@ def run_dask(folder: Path, out: Path, *, workers: int) -> dict[str, float]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
