@@ -205,7 +205,7 @@ def _parts(
 ) -> list[Part]:
     parts: list[Part] = []
     for file in files:
-        name = posixpath.basename(file) if is_url(file) else Path(file).name
+        name = _name(file)
         if (fmt or file_format(name)) != "json" or name.lower().endswith(".gz"):
             parts.append(Part(file, name))
             continue
@@ -235,6 +235,27 @@ def _opened(file: str, storage_options: Mapping[str, Any] | None) -> Iterator[So
         yield f
 
 
+def _name(file: str) -> str:
+    return posixpath.basename(file) if is_url(file) else Path(file).name
+
+
+def _file_schema(
+    file: str,
+    fmt: FileFormat | None,
+    encoding: str,
+    max_expansion: float,
+    storage_options: Mapping[str, Any] | None,
+) -> pa.Schema:
+    with _opened(file, storage_options) as source:
+        return result_schema(
+            [source],
+            format=fmt,
+            encoding=encoding,
+            names=[_name(file)],
+            max_expansion=max_expansion,
+        )
+
+
 def _schema(
     files: Sequence[str],
     fmt: FileFormat | None,
@@ -242,8 +263,28 @@ def _schema(
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
 ) -> pa.Schema:
+    """The schema of all the files, as ``result_schema(files)`` gives it, found in parallel.
+
+    Each task finds one file's schema (a CSV header; a JSON-lines file's keys, which means
+    reading it). The schema of all files is that of the first file of each distinct schema,
+    in order (a later file with the same schema adds no field), so the client merges a few
+    files, usually one, instead of reading them all.
+    """
+    import dask
+
+    args = (fmt, encoding, max_expansion, storage_options)
+    schemas: Sequence[pa.Schema] = dask.compute(
+        *[dask.delayed(_file_schema, pure=False)(f, *args) for f in files]
+    )
+    firsts: list[tuple[str, pa.Schema]] = []
+    for file, schema in zip(files, schemas, strict=True):
+        if not any(schema.equals(s) for _, s in firsts):
+            firsts.append((file, schema))
+    if len(firsts) == 1:
+        return firsts[0][1]
+
     def sources() -> Iterator[Source]:
-        for file in files:
+        for file, _ in firsts:
             with _opened(file, storage_options) as source:
                 yield source
 
@@ -251,7 +292,7 @@ def _schema(
         sources(),
         format=fmt,
         encoding=encoding,
-        names=[posixpath.basename(f) if is_url(f) else Path(f).name for f in files],
+        names=[_name(f) for f, _ in firsts],
         max_expansion=max_expansion,
     )
 
