@@ -147,12 +147,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Url(msgspec.Struct, gc=False):
-    """A result in the seed page's shape, ``{"url": "..."}`` (other keys ignored)."""
-
-    url: str
-
-
 #: What the typed decode lets through for a scalar field: every JSON scalar, so that lenient
 #: values (``"42"``, ``42.0``, integer ids) decode fast; the column converters decide.
 _SCALAR = str | int | float | None | msgspec.UnsetType
@@ -168,16 +162,15 @@ _SOURCES: tuple[str, ...] = tuple(dict.fromkeys(key for c in COLUMNS for key in 
 
 
 @cache
-def _decoder(links: bool) -> msgspec.json.Decoder[Any]:
+def _decoder() -> msgspec.json.Decoder[Any]:
     """Return the typed decoder of a downloads list (bare or under ``records``).
 
-    ``links``: decode each result's link (a string or ``{"url": ...}``); otherwise results
-    are left undecoded (``msgspec.Raw``, views of the input), which is all a frame of one row
-    per download needs: how many there are.
+    Each result is left undecoded (``msgspec.Raw``: a view of the input, no copy): a frame of
+    one row per download needs only how many there are, and the links are cut from the
+    input's bytes in one go by :func:`_raw_urls`.
     """
-    results: Any = list[str | _Url] if links else list[msgspec.Raw]
     fields = [
-        (_attr(key), (results | None | msgspec.UnsetType) if key == _RESULTS else _SCALAR,
+        (_attr(key), list[msgspec.Raw] | None | msgspec.UnsetType if key == _RESULTS else _SCALAR,
          msgspec.UNSET)
         for key in _SOURCES
     ]  # fmt: skip
@@ -218,11 +211,11 @@ def _parse_json(raw: bytes | bytearray | memoryview, where: str) -> Any:
 
 
 def _decode(
-    raw: bytes | bytearray | memoryview, where: str, links: bool, problems: _Problems
+    raw: bytes | bytearray | memoryview, where: str, problems: _Problems
 ) -> tuple[Getter, int]:
     """Return the field getter and record count of JSON ``raw``: typed decode, else orjson's."""
     try:
-        top = _decoder(links).decode(raw)
+        top = _decoder().decode(raw)
     except msgspec.DecodeError:  # a value no rule accepts, or not JSON: the problem-collecting pass
         return _records(_parse_json(raw, where), problems)
     structs: list[Any] = top if isinstance(top, list) else top.records
@@ -254,10 +247,10 @@ def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
     return _dict_getter(records), len(records)
 
 
-def _read(data: Any, links: bool, problems: _Problems) -> tuple[Getter, int]:
+def _read(data: Any, problems: _Problems) -> tuple[Getter, int]:
     """Return the field getter and record count of any accepted input (see downloads_frame)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _decode(data, "the bytes given", links, problems)
+        return _decode(data, "the bytes given", problems)
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         if isinstance(path, bytes):
@@ -269,7 +262,7 @@ def _read(data: Any, links: bool, problems: _Problems) -> tuple[Getter, int]:
             )
         with open(path, "rb") as fh:  # the very file named: no glob, no pattern
             raw = fh.read()
-        return _decode(raw, path, links, problems)
+        return _decode(raw, path, problems)
     return _records(data, problems)
 
 
@@ -339,16 +332,22 @@ def _id(value: Any, alt: Any, i: int, problems: _Problems) -> str | None:
     return None
 
 
+def _long(values: list[Any]) -> bool:
+    """Whether the strings in ``values`` look long (URL-like: 64 characters or more)."""
+    sample = [v for v in values[:100] if v is not None]
+    return bool(sample) and sum(map(len, sample)) >= 64 * len(sample)
+
+
 def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     """Return ``values`` (str or None) as an Arrow-backed pandas string array.
 
-    Long ASCII columns (ids, signed URLs) are joined and encoded in one go and handed to
-    Arrow as ready-made buffers: ``pa.array`` over a list grows its buffers step by step,
-    which on millions of long URLs costs several times more than the whole copy. Short
-    columns go straight to ``pa.array``, which is quicker to start.
+    Long ASCII columns (signed URLs from parsed input) are joined and encoded in one go and
+    handed to Arrow as ready-made buffers: ``pa.array`` over a list grows its buffers step by
+    step, which on millions of long URLs costs several times more than the whole copy. Short
+    strings (ids, queries) and short columns go straight to ``pa.array``, which is quicker.
     """
     n = len(values)
-    if n < 20_000:
+    if n < 20_000 or not _long(values):
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
     nulls = values.count(None)
     filled = [v if v is not None else "" for v in values] if nulls else values
@@ -426,6 +425,18 @@ def _categories(
 
     Returns the categorical and the number of downloads for each unknown label.
     """
+    try:  # all strings (or missing): Arrow finds the distinct labels and codes them
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    else:
+        distinct = encoded.dictionary.to_pylist()
+        cat_dtype, label_codes, unknown = _category_codes(
+            [_label(raw, aliases) for raw in distinct], name
+        )
+        lookup = np.append(label_codes, np.int16(-1))  # a missing label's index: -1 -> -1
+        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return _categorical(lookup[indices].astype(np.int16, copy=False), cat_dtype, unknown)
     try:
         uniques = list(set(values))
     except TypeError:  # a list or object among the labels: replace the unhashable ones
@@ -616,8 +627,11 @@ def _urls(
     """Flatten the results into one URL per row; a download without results gives one None."""
     flat = [u for lst in lists for u in (lst or _NO_RESULT)]
     kinds = _types(flat)
-    if _Url in kinds:  # the seed page's shape, decoded: {"url": ...} objects
-        flat = [u.url if type(u) is _Url else u for u in flat]
+    if msgspec.Raw in kinds:
+        fast = _raw_urls(flat, lengths)
+        if fast is not None:
+            return fast
+        flat = [msgspec.json.decode(u) if type(u) is msgspec.Raw else u for u in flat]
         kinds = _types(flat)
     empty = int((lengths == 0).sum())
     if not kinds <= {str, type(None)} or flat.count(None) != empty or "" in flat:
@@ -637,6 +651,58 @@ def _urls(
             problems.add(i, where, u, "expected a URL string or an object with a 'url' string")
             flat[k] = None
     return _strings(flat)
+
+
+#: How each link of a shape is written, when written plainly: the bytes around the URL.
+_LINK_FORMS = ((b'"', b'"'), (b'{"url":"', b'"}'))
+
+
+def _raw_urls(
+    flat: list[Any], lengths: np.ndarray[Any, np.dtype[np.int64]]
+) -> pd.api.extensions.ExtensionArray | None:
+    """Return the links as a string array cut straight from the input's bytes, or None.
+
+    ``flat`` holds each result undecoded (``msgspec.Raw``) and one None per download without
+    results. When every result is written the same plain way (``"https://..."`` in the real
+    shape, ``{"url":"https://..."}`` in the page's), in ASCII and without escapes, each URL is
+    its result's bytes less those delimiters: one join and one Arrow slice, no Python string
+    per link. Anything else (escapes, spaces, other keys, a value that is no link) gives None,
+    and the caller decodes each result and checks it.
+    """
+    raws = [u for u in flat if u is not None]
+    if not raws:
+        return None
+    data = b"".join(raws)
+    if not data.isascii() or data.find(b"\\") >= 0:
+        return None
+    sizes = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    view = np.frombuffer(data, dtype=np.uint8)
+    for head, tail in _LINK_FORMS:
+        if (
+            data.startswith(head)
+            and (sizes > len(head) + len(tail)).all()
+            # No quote but the delimiters': a plain JSON string, or an object with only "url".
+            and data.count(b'"') == (head + tail).count(b'"') * len(raws)
+            and all((view[starts + k] == byte).all() for k, byte in enumerate(head))
+            and all((view[ends - len(tail) + k] == byte).all() for k, byte in enumerate(tail))
+        ):
+            break
+    else:
+        return None
+    has_link = np.repeat(lengths > 0, np.maximum(lengths, 1))
+    row_sizes = np.zeros(len(has_link), dtype=np.int64)
+    row_sizes[has_link] = sizes
+    offsets = np.zeros(len(has_link) + 1, dtype=np.int64)
+    np.cumsum(row_sizes, out=offsets[1:])
+    nulls = len(has_link) - len(raws)
+    bitmap = pa.py_buffer(np.packbits(has_link, bitorder="little")) if nulls else None
+    written = pa.LargeStringArray.from_buffers(
+        len(has_link), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
+    )
+    urls = pc.utf8_slice_codeunits(written, start=len(head), stop=-len(tail))
+    return pd.arrays.ArrowStringArray(urls)
 
 
 # ---------------------------------------------------------------------------- the frame
@@ -674,7 +740,7 @@ def _convert(
 def _build(data: Any, links: bool) -> _Built:
     """Read ``data`` and build every per-download column from it (links too if ``links``)."""
     problems = _Problems()
-    get, n = _read(data, links, problems)
+    get, n = _read(data, problems)
     cols: dict[str, Any] = {"id": _ids(get, n, problems)}
     unknown: dict[str, int] = {}
     lists, lengths = _result_lists(get, n, problems)
@@ -722,7 +788,10 @@ def _assemble(per: Per, built: _Built) -> pd.DataFrame:
         }
     present = [name for name in cols if column(name).optional]
     order = [c.name for c in columns(per, optional=present)]
-    frame: pd.DataFrame = pd.DataFrame({name: cols[name] for name in order}, copy=False)
+    index = pd.RangeIndex(len(built.lengths) if per == "download" else len(cols["url"]))
+    frame: pd.DataFrame = pd.DataFrame(
+        {name: cols[name] for name in order}, index=index, copy=False
+    )
     return frame
 
 

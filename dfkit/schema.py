@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -89,11 +90,11 @@ class Column:
     def is_category(self) -> bool:
         return isinstance(self.dtype, pd.CategoricalDtype)
 
-    @property
+    @cached_property
     def known_categories(self) -> tuple[str, ...]:
         if not self.is_category:
             return ()
-        return tuple(self.dtype.categories)
+        return tuple(str(c) for c in self.dtype.categories)
 
 
 def _cat(values: Sequence[str]) -> pd.CategoricalDtype:

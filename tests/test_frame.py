@@ -524,21 +524,26 @@ def test_property_rows_ids_order_and_dtypes(records: list[dict[str, Any]]) -> No
 
 @pytest.mark.parametrize("query", ["brand:Apple", "marque:Citroën"])  # ASCII, and not
 def test_long_string_columns_keep_values_and_missing_ones(query: str) -> None:
-    """Columns of 20,000+ strings are built from joined buffers: every value must survive."""
+    """Columns of 20,000+ long strings are built from joined buffers: every value survives."""
     n = 21_000
+    pad = "AND categories:(restaurant OR hotel OR coffee) AND country:US "
+    site = "https://datafiniti-downloads.s3.amazonaws.com/4417"
     data = [
-        {"id": f"d{i}", "query": None if i % 7 == 0 else f"{query} {i}",
-         "results": [f"https://s3/{i}_{k}.csv" for k in range(i % 3)]}
+        {"id": f"d{i}", "query": None if i % 7 == 0 else f"{query} {pad}{i}",
+         "results": [f"{site}/{i}_{k}.csv?X-Amz-Signature={i:064d}" for k in range(i % 3)]}
         for i in range(n)
     ]  # fmt: skip
-    df = downloads_frame(data, per="result")
-    assert len(df) == sum(max(1, i % 3) for i in range(n))
-    first = df.drop_duplicates("id").set_index("id")
-    assert first.loc["d7", "query"] is pd.NA
-    assert first.loc["d8", "query"] == f"{query} 8"
-    assert df.loc[df["id"] == "d5", "url"].tolist() == ["https://s3/5_0.csv", "https://s3/5_1.csv"]
-    assert df.loc[df["id"] == "d3", "url"].isna().all()
-    assert df["url"].notna().sum() == sum(i % 3 for i in range(n))
+    for source in (data, orjson.dumps(data)):  # parsed: joined buffers; bytes: cut from input
+        df = downloads_frame(source, per="result")
+        assert len(df) == sum(max(1, i % 3) for i in range(n))
+        first = df.drop_duplicates("id").set_index("id")
+        assert first.loc["d7", "query"] is pd.NA
+        assert first.loc["d8", "query"] == f"{query} {pad}8"
+        assert df.loc[df["id"] == "d5", "url"].tolist() == [
+            f"{site}/5_{k}.csv?X-Amz-Signature={5:064d}" for k in range(2)
+        ]
+        assert df.loc[df["id"] == "d3", "url"].isna().all()
+        assert df["url"].notna().sum() == sum(i % 3 for i in range(n))
 
 
 # ---------------------------------------------------------------------------- one decode, any shape
@@ -550,7 +555,7 @@ _download = st.fixed_dictionaries(
         "num_records": st.one_of(st.none(), st.integers(0, 10**6)),
         "started": _timestamp,
         "updated": st.one_of(st.none(), _timestamp),
-        "links": st.lists(st.text("abc/:.?=&%", min_size=1, max_size=12), max_size=4),
+        "links": st.lists(st.text('abc/:.?=&%é"\\', min_size=1, max_size=12), max_size=4),
     },
     optional={
         "total_cost": st.one_of(st.none(), st.floats(0, 1e6)),
@@ -635,3 +640,28 @@ def test_both_frames_from_one_decode_equal_two_calls(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(frames.per_download, downloads_frame(path))
     pd.testing.assert_frame_equal(frames.per_result, downloads_frame(path, per="result"))
     assert frames.source == f"file {path}"
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        '["https://s3/a_0.csv", "https://s3/a_1.csv"]',  # spaces between elements: still plain
+        '[{"url":"https://s3/a_0.csv"},{"url":"https://s3/a_1.csv"}]',  # the page's, compact
+        '[{"url": "https://s3/a_0.csv"}, {"url": "https://s3/a_1.csv", "size": 5}]',  # spaced
+        '["https:\\/\\/s3\\/a_0.csv", {"url":"https://s3/a_1.csv"}]',  # escapes, mixed forms
+    ],
+)
+def test_links_cut_from_the_bytes_or_decoded_one_by_one_agree(results: str) -> None:
+    raw = ('[{"id":"1","results":' + results + '},{"id":"2"},{"id":"3","results":[]}]').encode()
+    df = downloads_frame(raw, per="result")
+    assert df["url"].tolist() == ["https://s3/a_0.csv", "https://s3/a_1.csv", pd.NA, pd.NA]
+    assert df["result_index"].tolist() == [0, 1, pd.NA, pd.NA]
+    pd.testing.assert_frame_equal(df, downloads_frame(json.loads(raw), per="result"))
+
+
+@pytest.mark.parametrize("bad", ['[""]', '[{"url":""}]', "[5]", "[null]", '[{"link":"x"}]'])
+def test_a_bad_link_in_bytes_is_reported(bad: str) -> None:
+    raw = ('[{"id":"1","results":["https://ok"]},{"id":"2","results":' + bad + "}]").encode()
+    [(index, field, _)] = problems_of(raw, per="result")
+    assert (index, field) == (1, "results[0]")
+    assert downloads_frame(raw)["num_results"].tolist() == [1, 1]  # per download: only counted
