@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_frame.py
 	$(BIN)/python benchmarks/bench_results.py
+	$(BIN)/python benchmarks/bench_atomic.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) report .mypy_cache .ruff_cache .pytest_cache
