@@ -17,8 +17,9 @@ byte_range=None, block_size=BLOCK_BYTES, max_expansion=MAX_EXPANSION, on_bytes=N
     ``name`` its file name) as record batches of exactly ``schema``, about ``block_size``
     bytes of input each. ``byte_range=(start, end)`` reads only the JSON lines that start in
     ``[start, end)`` of an uncompressed JSON-lines file, so one file can be split into
-    partitions. A field the schema lacks raises :class:`~dfkit.ResultFileError` (with
-    ``sample_bytes`` that can happen; a full schema pass never misses one).
+    partitions. A field the schema lacks raises :class:`FieldNotInSchema`, a
+    ``ResultFileError`` (with ``sample_bytes`` that can happen; a full schema pass never misses
+    one).
 
 Both are stable: other engines build on them. Every failure is a ``ResultFileError`` whose
 message starts with the file name (and the line when there is one).
@@ -48,6 +49,7 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -67,8 +69,10 @@ __all__ = [
     "DOWNLOAD_ID",
     "MAX_EXPANSION",
     "SOURCE_FILE",
+    "FieldNotInSchema",
     "FileFormat",
     "PathsOrDir",
+    "ResultFileNotFound",
     "Source",
     "discover",
     "download_id_of",
@@ -86,7 +90,7 @@ Source = str | os.PathLike[str] | IO[bytes]
 DOWNLOAD_ID = "download_id"
 SOURCE_FILE = "source_file"
 #: Bytes of input read per batch.
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 #: A compressed file may expand to at most this many times its size (and 64 MB at least);
 #: more is refused as a decompression bomb unless ``max_expansion`` is raised.
 MAX_EXPANSION = 200.0
@@ -176,6 +180,14 @@ def discover(paths_or_dir: PathsOrDir, *, format: FileFormat | None = None) -> l
 
 class ResultFileNotFound(ResultFileError, FileNotFoundError):
     """A result file or directory that does not exist (also a ``FileNotFoundError``)."""
+
+
+class FieldNotInSchema(ResultFileError):
+    """A file has a field (``field``, dotted) the schema it is read with does not have."""
+
+    def __init__(self, message: str, *, path: str, field: str) -> None:
+        super().__init__(message, path=path)
+        self.field = field
 
 
 # --- opening: decompression (capped), transcoding, counting ------------------------------------
@@ -447,10 +459,18 @@ def _one_each(values: pa.Array, valid: np.ndarray[Any, Any], t: pa.ListType) -> 
 
 def _split_cells(values: pa.Array, path: str) -> pa.Array:
     """Comma-joined CSV cells as lists of strings, split by the catalog's rule for ``path``."""
+    plain = pc.split_pattern(values, ",")
+    items = pc.list_flatten(plain)
     if split_rule(path) == "urls":
+        # Split only where the next URL starts: a comma inside a URL belongs to it.
+        starts = pc.or_(pc.starts_with(items, "http"), pc.starts_with(items, "//"))
+        if pc.all(starts).as_py() is not False:
+            return plain
         marked = pc.replace_substring_regex(values, r",(https?://|//)", "\x1f\\1")
     else:
         # A comma followed by a space belongs to the value ("Health, Household & Baby Care").
+        if not pc.any(pc.starts_with(items, " ")).as_py():
+            return plain
         marked = pc.replace_substring(pc.replace_substring(values, ",", "\x1f"), "\x1f ", ", ")
     return pc.split_pattern(marked, "\x1f")
 
@@ -534,11 +554,21 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
     if t == TIMESTAMP:
         if not isinstance(v, str):
             raise _BadValue(path, v, "a date and time")
-        parsed = pd.to_datetime(pd.Series([v]), utc=True, format="ISO8601", errors="coerce")[0]
-        if pd.isna(parsed):
-            raise _BadValue(path, v, "a date and time")
-        return parsed.to_pydatetime()
+        return _timestamp(v, path)
     raise AssertionError(t)
+
+
+def _timestamp(text: str, path: str) -> datetime:
+    """One ISO 8601 date or date and time as an aware UTC datetime (no zone: UTC)."""
+    try:
+        t = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        parsed = pd.to_datetime(pd.Series([text]), utc=True, format="ISO8601", errors="coerce")[0]
+        if pd.isna(parsed):
+            raise _BadValue(path, text, "a date and time") from None
+        result: datetime = parsed.to_pydatetime()
+        return result
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
 
 
 def _json_text(v: Any) -> str:
@@ -801,17 +831,34 @@ def _csv_batches(
     max_expansion: float,
     on_bytes: Callable[[int], None] | None,
 ) -> Iterator[dict[str, pa.Array]]:
-    with _open(
-        source, name, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
-    ) as stream:
+    # A plain UTF-8 file is handed to Arrow as a native file: no Python buffers in between.
+    native = (
+        isinstance(source, (str, os.PathLike))
+        and not name.lower().endswith(".gz")
+        and codecs.lookup(encoding).name == "utf-8"
+    )
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(
+            _open(
+                source,
+                name,
+                encoding=encoding,
+                max_expansion=max_expansion,
+                on_bytes=None if native else on_bytes,
+            )
+        )
         header, head = _csv_header(stream, name)
         if not header:
             return
         _check_fields(name, [f.name for f in _csv_target(header)], schema)
         plan = _csv_plan(header)
+        raw: Any = _Replay(head, stream)
+        if native:
+            raw = stack.enter_context(pa.OSFile(os.fspath(source)))  # type: ignore[arg-type]
+        read = 0
         try:
             reader = pacsv.open_csv(
-                _Replay(head, stream),
+                raw,
                 read_options=pacsv.ReadOptions(block_size=block_size),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
@@ -834,6 +881,10 @@ def _csv_batches(
                     raise _csv_error(
                         source, name, len(header), e, encoding, max_expansion
                     ) from None
+                if native and on_bytes is not None:
+                    position = raw.tell()
+                    on_bytes(position - read)
+                    read = position
                 try:
                     yield _csv_columns(batch, schema, plan)
                 except _BadValue as bad:
@@ -1029,10 +1080,11 @@ def _json_batches(
                     where = f"lines {first_line}-{first_line + block.count(chr(10).encode())}: "
                     raise bad.error(name, where if first_line else "") from None
                 except _UnknownField as u:
-                    raise ResultFileError(
+                    raise FieldNotInSchema(
                         f"{name}: field {u.path!r} is not in the schema (it was built from part "
                         "of the files only: build it from all of them)",
                         path=name,
+                        field=u.path,
                     ) from None
 
 
@@ -1115,7 +1167,9 @@ def _check_fields(name: str, names: list[str], schema: pa.Schema) -> None:
             )
     missing = [n for n in names if schema.get_field_index(n) < 0]
     if missing:
-        raise ResultFileError(f"{name}: field {missing[0]!r} is not in the schema", path=name)
+        raise FieldNotInSchema(
+            f"{name}: field {missing[0]!r} is not in the schema", path=name, field=missing[0]
+        )
 
 
 def result_schema(

@@ -14,7 +14,10 @@ catalog (:mod:`dfkit.catalog`), so a field has the same type in every file and d
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -28,9 +31,11 @@ from dfkit._atomic import atomic_dir, atomic_file
 from dfkit.catalog import is_records
 from dfkit.errors import ResultFileError
 from dfkit.resultfiles import (
+    BLOCK_BYTES,
     DOWNLOAD_ID,
     MAX_EXPANSION,
     SOURCE_FILE,
+    FieldNotInSchema,
     FileFormat,
     PathsOrDir,
     discover,
@@ -58,7 +63,14 @@ Engine = Literal["local", "dask"]
 
 #: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
 #: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
-ROW_GROUP_BYTES = 32 << 20
+ROW_GROUP_BYTES = 24 << 20
+#: Bytes of each JSON-lines file whose field names make the first schema (see below).
+SAMPLE_BYTES = BLOCK_BYTES
+#: Batches a reader may run ahead of its consumer: with one reader thread while writing
+#: Parquet (reading overlaps writing), this bounds the memory in flight. ``read_results``, which
+#: holds everything anyway, reads ``READERS`` files at once.
+QUEUED = 1
+READERS = 2
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.string(): pd.StringDtype("pyarrow"),
@@ -175,8 +187,9 @@ def _batches(
     grain: str | None,
     max_expansion: float,
     on_bytes: Callable[[int], None] | None = None,
+    readers: int = 1,
 ) -> Iterator[pa.RecordBatch]:
-    for path in files:
+    def one(path: Path) -> Iterator[pa.RecordBatch]:
         for batch in read_result_batches(
             path,
             schema,
@@ -186,6 +199,56 @@ def _batches(
             on_bytes=on_bytes,
         ):
             yield to_grain(batch, grain) if grain else batch
+
+    return _in_order(files, one, readers)
+
+
+def _in_order(
+    files: list[Path], read: Callable[[Path], Iterator[pa.RecordBatch]], readers: int
+) -> Iterator[pa.RecordBatch]:
+    """Yield every file's batches in file order, read on ``readers`` background threads.
+
+    Arrow parses, converts and writes without the GIL, so reading the next batch overlaps
+    writing this one; each reader waits once it is ``QUEUED`` batches ahead, which keeps
+    memory bounded whatever the input's size. An error surfaces where its file's rows would.
+    """
+    queues: list[queue.Queue[tuple[int, Any]]] = [queue.Queue(QUEUED) for _ in files]
+    stop = threading.Event()
+
+    def put(q: queue.Queue[tuple[int, Any]], item: tuple[int, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce(i: int) -> None:
+        try:
+            for batch in read(files[i]):
+                if not put(queues[i], (0, batch)):
+                    return
+            put(queues[i], (1, None))
+        except BaseException as e:  # handed to the consumer, raised in order
+            put(queues[i], (2, e))
+
+    pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="dfkit-read")
+    try:
+        for i in range(len(files)):
+            pool.submit(produce, i)
+        for q in queues:
+            while True:
+                kind, item = q.get()
+                if kind == 0:
+                    yield item
+                elif kind == 1:
+                    break
+                else:
+                    raise item
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @overload
@@ -281,6 +344,7 @@ def read_results(
                 encoding=encoding,
                 grain=level,
                 max_expansion=max_expansion,
+                readers=READERS,
             )
         ),
         schema=out_schema,
@@ -379,13 +443,15 @@ def results_to_parquet(
     downloads read back as one. Nested lists are Parquet lists of structs; anything nested that
     the catalog does not know is stored as JSON text, so every file written reads back.
 
-    Streams the files in batches, so memory does not grow with the input (JSON lines are read
-    twice: once for the field names, once for the values), writing zstd-compressed row groups
-    of about 32 MB in memory. ``partition_by`` (a column or list, e.g. ``"download_id"``)
-    writes a hive dataset directory ``out/download_id=847070/part-0.parquet``. Either way the
-    output appears complete or not at all. ``progress=True`` shows a bar in bytes read over the
-    input's size. ``grain``, ``encoding`` and
-    ``max_expansion`` are :func:`read_results`'s.
+    Streams the files in batches, so memory does not grow with the input, writing
+    zstd-compressed row groups of about 24 MB in memory. The field names come from the CSV
+    headers and the first block of each JSON-lines file; a field first seen further on makes
+    it scan the files whole and write them again.
+
+    ``partition_by`` (a column or list, e.g. ``"download_id"``) writes a hive dataset directory
+    ``out/download_id=847070/part-0.parquet``. Either way the output appears complete or not
+    at all. ``progress=True`` shows a bar in bytes read over the input's size. ``grain``,
+    ``encoding`` and ``max_expansion`` are :func:`read_results`'s.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -419,44 +485,29 @@ def results_to_parquet(
     files = discover(paths_or_dir, format=fmt)
     sizes = [p.stat().st_size for p in files]
     scanned = sum(s for p, s in zip(files, sizes, strict=True) if (fmt or file_format(p)) == "json")
-    bar = _progress_bar(progress, sum(sizes) + scanned)
+    bar = _progress_bar(progress, sum(sizes))
+    target = Path(out)
     try:
-        schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
-        if bar is not None:
-            bar.update(scanned)
-        level = check_grain(schema, grain)
-        out_schema = grain_schema(schema, level) if level else schema
-        batches = _batches(
+        # The first block of each JSON file names its fields almost always; a field first seen
+        # later is caught while writing, and then the files are scanned whole and written again.
+        schema = result_schema(
             files,
-            schema,
             format=fmt,
             encoding=encoding,
-            grain=level,
             max_expansion=max_expansion,
-            on_bytes=_counter(bar),
+            sample_bytes=SAMPLE_BYTES if scanned else None,
         )
-        target = Path(out)
-        if partition_by is None:
-            with atomic_file(target) as tmp:
-                _write_file(batches, out_schema, tmp)
-            return target
-        parts = partition_columns(partition_by, out_schema)
-        with atomic_dir(target) as tmpdir:
-            reader = pa.RecordBatchReader.from_batches(out_schema, batches)
-            pads.write_dataset(
-                reader,
-                tmpdir,
-                format="parquet",
-                partitioning=pads.partitioning(
-                    pa.schema([out_schema.field(n) for n in parts]), flavor="hive"
-                ),
-                basename_template="part-{i}.parquet",
-                file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
-                max_rows_per_group=1 << 17,
-                max_partitions=1 << 20,
-                existing_data_behavior="overwrite_or_ignore",
+        try:
+            return _write(files, target, schema, fmt, encoding, grain, partition_by,
+                          max_expansion, bar)  # fmt: skip
+        except FieldNotInSchema:
+            if bar is not None:
+                bar.reset()
+            schema = result_schema(
+                files, format=fmt, encoding=encoding, max_expansion=max_expansion
             )
-        return target
+            return _write(files, target, schema, fmt, encoding, grain, partition_by,
+                          max_expansion, bar)  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -475,6 +526,52 @@ def partition_columns(partition_by: str | list[str], schema: pa.Schema) -> list[
         if pa.types.is_nested(schema.field(name).type):
             raise ValueError(f"partition_by: column {name!r} holds lists or objects")
     return parts
+
+
+def _write(
+    files: list[Path],
+    target: Path,
+    schema: pa.Schema,
+    fmt: FileFormat | None,
+    encoding: str,
+    grain: str | None,
+    partition_by: str | list[str] | None,
+    max_expansion: float,
+    bar: tqdm[Any] | None,
+) -> Path:
+    """Write the records of ``files`` with ``schema`` to ``target``; return ``target``."""
+    level = check_grain(schema, grain)
+    out_schema = grain_schema(schema, level) if level else schema
+    batches = _batches(
+        files,
+        schema,
+        format=fmt,
+        encoding=encoding,
+        grain=level,
+        max_expansion=max_expansion,
+        on_bytes=_counter(bar),
+    )
+    if partition_by is None:
+        with atomic_file(target) as tmp:
+            _write_file(batches, out_schema, tmp)
+        return target
+    parts = partition_columns(partition_by, out_schema)
+    with atomic_dir(target) as tmpdir:
+        reader = pa.RecordBatchReader.from_batches(out_schema, batches)
+        pads.write_dataset(
+            reader,
+            tmpdir,
+            format="parquet",
+            partitioning=pads.partitioning(
+                pa.schema([out_schema.field(n) for n in parts]), flavor="hive"
+            ),
+            basename_template="part-{i}.parquet",
+            file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
+            max_rows_per_group=1 << 17,
+            max_partitions=1 << 20,
+            existing_data_behavior="overwrite_or_ignore",
+        )
+    return target
 
 
 def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path) -> None:

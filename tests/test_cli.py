@@ -524,3 +524,27 @@ def test_readme_duckdb_sql_gives_the_numbers_it_shows(
     assert files == [(len(sample), int(sample["num_results"].sum()))]
     assert f"-- {files[0][0]} {files[0][1]}:" in block
     assert sorted(records) == [(701385, 4), (701400, 5)]  # hive partition values read as integers
+
+
+def test_results_to_parquet_on_a_folder_without_result_files_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.md").write_text("no result files here")
+    assert main(["results", "to-parquet", str(tmp_path), "--out", str(tmp_path / "o.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dfkit: error: no result files in {tmp_path}")
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_results_to_parquet_shows_bytes_read_with_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "1_0.csv").write_text("id,reviews.rating\n" + "a,5\n" * 5000)
+    (tmp_path / "1_1.txt").write_text('{"id": "b", "reviews": [{"rating": 4}]}\n' * 500)
+    args = ["results", "to-parquet", str(tmp_path), "--out", str(tmp_path / "o.parquet")]
+    assert main([*args, "--progress", "--grain", "reviews"]) == 0
+    captured = capsys.readouterr()
+    assert "Wrote 5,500 rows" in captured.out
+    total = sum(p.stat().st_size for p in tmp_path.glob("1_*"))
+    assert "100%" in captured.err and "results" in captured.err
+    assert f"{total / 1024:.1f}k" in captured.err or "kB" in captured.err or "k/" in captured.err

@@ -354,3 +354,23 @@ def test_progress_bar_counts_the_input_bytes(
     text = err.getvalue()
     assert "results" in text and "100%" in text
     assert f"{total}" in text.replace(".00", "") or "B/" in text
+
+
+def test_a_json_field_first_seen_after_the_sample_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dfkit.results, "SAMPLE_BYTES", 100)
+    (tmp_path / "1_0.txt").write_text(
+        '{"id": "a"}\n' * 200
+        + '{"id": "b", "brand": "x", "reviews": [{"rating": 1, "mood": "ok"}]}\n'
+    )
+    table = pq.read_table(results_to_parquet(tmp_path, tmp_path / "o.parquet"))
+    assert table.column("brand").to_pylist()[-1] == "x"
+    assert table.column("reviews").to_pylist()[-1] == [
+        {
+            **dict.fromkeys(table.schema.field("reviews").type.value_type.names),
+            "rating": 1.0,
+            "mood": "ok",
+        }
+    ]
+    assert _leftovers(tmp_path) == []
