@@ -166,12 +166,13 @@ def list_files(
         fs, root = _filesystem(item, storage_options)
         protocol = os.fspath(item).split("://", 1)[0]
         if fs.isdir(root):
+            # One listing (LIST requests of 1,000 keys on S3), no request per file.
             names = [
-                p
-                for p in fs.ls(root, detail=False)
-                if not posixpath.basename(p).startswith(".")
-                and file_format(posixpath.basename(p)) is not None
-                and fs.isfile(p)
+                e["name"]
+                for e in fs.ls(root, detail=True)
+                if e.get("type") == "file"
+                and not posixpath.basename(e["name"]).startswith(".")
+                and file_format(posixpath.basename(e["name"])) is not None
             ]
             names.sort(key=lambda p: _natural_key(posixpath.basename(p)))
             out.extend(f"{protocol}://{n}" for n in names)
