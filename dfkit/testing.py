@@ -373,7 +373,8 @@ class FakeDatafiniti:
         * ``truncate``: announce the full ``Content-Length`` but send half and hang up.
         * ``chunked``: send the body with ``Transfer-Encoding: chunked`` (no Content-Length).
         * ``headers``: extra response headers (``{"Location": ...}`` with ``status=302``).
-        * ``trickle``: send the body one byte at a time, ``trickle`` seconds apart.
+        * ``trickle``: send the answer (status line, headers, body) one byte at a time,
+          ``trickle`` seconds apart.
         * ``gzip``: gzip the body (``Content-Encoding: gzip``, the compressed length) when the
           request's ``Accept-Encoding`` allows it, as S3 does for objects stored that way.
 
@@ -731,13 +732,26 @@ def _gzip_answer(answer: _Answer, request_headers: Any) -> None:
         answer.headers["Content-Encoding"] = "gzip"
 
 
-def _trickle(out: Any, body: bytes, pause: float, stopping: threading.Event) -> None:
-    """Send ``body`` a byte at a time, ``pause`` seconds apart, until done or the fake stops."""
-    for i in range(len(body)):
-        if stopping.wait(pause):
-            return
-        out.write(body[i : i + 1])
-        out.flush()
+class _Trickling(io.BufferedIOBase):
+    """A write file that sends each byte ``pause`` seconds after the last, until the fake stops."""
+
+    def __init__(self, out: Any, pause: float, stopping: threading.Event) -> None:
+        super().__init__()
+        self.out, self.pause, self.stopping = out, pause, stopping
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any, /) -> int:
+        for i in range(len(data)):
+            if self.stopping.wait(self.pause):
+                break
+            self.out.write(data[i : i + 1])
+            self.out.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
@@ -798,16 +812,19 @@ def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
                 answer.headers.update(fault.headers)
                 if fault.gzip:
                     _gzip_answer(answer, headers)
-            self._write(
-                answer,
-                truncate=fault is not None and fault.truncate,
-                chunked=fault is not None and fault.chunked,
-                trickle=fault.trickle if fault is not None else None,
-            )
+            wfile = self.wfile
+            if fault is not None and fault.trickle:
+                self.wfile = _Trickling(wfile, fault.trickle, fake._stopping)
+            try:
+                self._write(
+                    answer,
+                    truncate=fault is not None and fault.truncate,
+                    chunked=fault is not None and fault.chunked,
+                )
+            finally:
+                self.wfile = wfile
 
-        def _write(
-            self, answer: _Answer, *, truncate: bool, chunked: bool, trickle: float | None
-        ) -> None:
+        def _write(self, answer: _Answer, *, truncate: bool, chunked: bool) -> None:
             self.send_response(answer.status)
             if answer.content_type:
                 self.send_header("Content-Type", answer.content_type)
@@ -831,8 +848,6 @@ def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"0\r\n\r\n")
             elif truncate:
                 self.wfile.write(answer.body[: len(answer.body) // 2])
-            elif trickle:
-                _trickle(self.wfile, answer.body, trickle, fake._stopping)
             else:
                 self.wfile.write(answer.body)
             self.wfile.flush()

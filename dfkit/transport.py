@@ -18,7 +18,9 @@
 
 * :func:`send` makes one API call: it follows redirects itself (the token only to the API's own
   origin, never ``~/.netrc``; ``POST /auth`` never redirected; another ``POST`` only to the same
-  origin with a 307/308; https or loopback only), under an overall deadline.
+  origin with a 307/308; https or loopback only), under an overall deadline: no retry waits
+  past it, and a watchdog shuts the socket of an answer still arriving at it (per-read timeouts
+  alone never stop a server that trickles its headers a byte at a time).
   :func:`read_body` reads the answer under the same deadline and a size cap, and
   :func:`api_error` / :func:`network_error` turn what went wrong into dfkit's typed errors.
 * :func:`result_files_session` builds the session for pre-signed result-file links (no auth,
@@ -29,12 +31,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ipaddress
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Literal
@@ -44,6 +49,8 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -118,7 +125,7 @@ logger = logging.getLogger(__name__)
 # The one retry policy
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Call:
     """What the call in progress on this thread is (for retry messages) and when it must end.
 
@@ -129,6 +136,9 @@ class _Call:
     where: str | None
     deadline: float | None
     retry_deadline: float | None = None
+    #: Connections waiting for an answer; the watchdog shuts them down at the deadline.
+    waiting: set[Any] = field(default_factory=set)
+    expired: threading.Event = field(default_factory=threading.Event)
 
     def wait_limit(self) -> float | None:
         limits = [t for t in (self.deadline, self.retry_deadline) if t is not None]
@@ -173,12 +183,14 @@ class _Retry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> _Retry:
+        call = _CALL.get()
+        if call is not None and call.expired.is_set():  # the watchdog cut the wait short
+            raise _DeadlinePassed("the deadline passed while waiting for the answer")
         if isinstance(error, NewConnectionError):
             refused = sum(isinstance(h.error, NewConnectionError) for h in self.history)
             if refused >= REFUSED_RETRIES:
                 raise MaxRetryError(_pool, url or "", error) from error
         new = super().increment(method, url, response, error, _pool, _stacktrace)
-        call = _CALL.get()
         where = call.where if call and call.where else _where(method, url, _pool)
         logger.info(
             "retrying %s (%d/%d): %s", where, len(new.history), self.limit, _reason(response, error)
@@ -244,6 +256,62 @@ def _reason(response: BaseHTTPResponse | None, error: Exception | None) -> str:
     return type(error).__name__ if error is not None else "unknown"
 
 
+class _Watched:
+    """Mixin: a connection that lets the call's watchdog cut a wait for the answer short.
+
+    Per-read timeouts do not bound a server that sends its status line and headers a byte at a
+    time; shutting the socket down at the deadline does.
+    """
+
+    sock: Any
+
+    def getresponse(self) -> Any:
+        call = _CALL.get()
+        if call is None or call.deadline is None:
+            return super().getresponse()  # type: ignore[misc]
+        call.waiting.add(self)
+        try:
+            if call.expired.is_set():
+                _shut(self)
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            call.waiting.discard(self)
+
+
+def _shut(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """``HTTPAdapter`` whose connections the call's deadline watchdog can cut short."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
 def retry_policy(max_retries: int, *, post: bool = False) -> Retry:
     """Return the retry policy for ``GET`` (or, with ``post=True``, a POST that may spend credits).
 
@@ -284,9 +352,9 @@ def mount_retries(
     requests picks the adapter with the longest matching URL prefix: the ``post_paths`` (under
     ``prefix``) get the cautious POST policy, everything else under ``prefix`` the full one.
     """
-    adapter = HTTPAdapter(max_retries=retry_policy(max_retries), pool_maxsize=pool_maxsize)
+    adapter = _Adapter(max_retries=retry_policy(max_retries), pool_maxsize=pool_maxsize)
     session.mount(prefix, adapter)
-    post_adapter = HTTPAdapter(max_retries=retry_policy(max_retries, post=True))
+    post_adapter = _Adapter(max_retries=retry_policy(max_retries, post=True))
     for path in post_paths:
         session.mount(prefix + path.lstrip("/"), post_adapter)
 
@@ -546,7 +614,9 @@ def _attempt(
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json"
-    scope = _CALL.set(_Call(where, deadline, retry_deadline))
+    call = _Call(where, deadline, retry_deadline)
+    scope = _CALL.set(call)
+    watchdog = _watchdog(call)
     try:
         return session.request(
             method,
@@ -561,9 +631,29 @@ def _attempt(
     except _DeadlinePassed as exc:
         raise NetworkError(f"no answer before the deadline ({where}): {exc}") from None
     except requests.RequestException as exc:
+        if call.expired.is_set():
+            raise NetworkError(f"no answer before the deadline ({where})") from None
         raise network_error(exc, where) from None
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         _CALL.reset(scope)
+
+
+def _watchdog(call: _Call) -> threading.Timer | None:
+    """Start a timer that cuts the call's waits for an answer at its deadline."""
+    if call.deadline is None:
+        return None
+
+    def expire() -> None:
+        call.expired.set()
+        for conn in list(call.waiting):
+            _shut(conn)
+
+    timer = threading.Timer(max(0.0, call.deadline - monotonic()), expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _within(
