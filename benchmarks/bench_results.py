@@ -262,7 +262,7 @@ def _print_table(best: dict[tuple[float, str], dict[str, float]]) -> None:
     print(header)
     print("-" * len(header))
     for (size, contender), r in sorted(
-        best.items(), key=lambda kv: (kv[0][0], CONTENDERS.index(kv[0][1]))
+        best.items(), key=lambda kv: (kv[0][0], (*CONTENDERS, *DASK).index(kv[0][1]))
     ):
         secs, mb = r["seconds"], r["input_mb"]
         other = best.get((size, rival.get(contender, "")))
