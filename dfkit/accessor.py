@@ -17,15 +17,21 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 
 from dfkit import analysis, parquet, plots
+from dfkit.errors import ArgumentError
 from dfkit.schema import CORE_COLUMNS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["REQUIRED_COLUMNS", "DfkitAccessor"]
+__all__ = ["REQUIRED_COLUMNS", "DfkitAccessor", "NotADownloadsFrame"]
 
 #: The columns every downloads frame has, whatever its kind (the schema's core columns).
 REQUIRED_COLUMNS: tuple[str, ...] = CORE_COLUMNS
+
+
+class NotADownloadsFrame(ArgumentError, AttributeError):
+    """``df.dfkit`` on a frame without the downloads columns: an ``ArgumentError``, and an
+    ``AttributeError`` so that ``hasattr(df, "dfkit")`` is ``False``."""
 
 
 class DfkitAccessor:
@@ -42,7 +48,7 @@ class DfkitAccessor:
     def __init__(self, df: pd.DataFrame) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
         if missing:
-            raise AttributeError(
+            raise NotADownloadsFrame(
                 f"df.dfkit needs a downloads frame (see dfkit.downloads_frame); missing "
                 f"column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
             )

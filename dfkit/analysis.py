@@ -227,7 +227,7 @@ def _utc_naive(values: pd.Series) -> np.ndarray:
     if not isinstance(values.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(
         values.dtype
     ):
-        raise TypeError(f"created_at: expected datetimes, got dtype {values.dtype}")
+        raise ArgumentError(f"created_at: expected datetimes, got dtype {values.dtype}")
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.to_numpy(dtype="datetime64[us]")

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dfkit._words import count
 from dfkit.client import BASE_URL_ENV, TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -211,12 +212,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return 0
     with atomic_file(args.out) as tmp:
         tmp.write_bytes(data)
-    _say(f"Saved {len(downloads):,} downloads to {args.out}")
+    _say(f"Saved {count(len(downloads), 'download')} to {args.out}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from dfkit._words import count
     from dfkit.frame import downloads_frame
     from dfkit.parquet import to_parquet
     from dfkit.schema import ROW_LABELS
@@ -241,10 +241,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
         done = client.wait(args.id, timeout=args.timeout, poll_interval=args.poll_interval)
     n_files = len(done.get("results") or [])
     records = done.get("num_downloaded", done.get("num_records"))
-    count = f"{records:,} records" if isinstance(records, int) else "records"
+    done_records = count(records, "record") if isinstance(records, int) else "records"
     _say(
-        f"Download {done.get('id', args.id)} completed: {count} in {n_files} result "
-        f"file{'' if n_files == 1 else 's'}"
+        f"Download {done.get('id', args.id)} completed: {done_records} in "
+        f"{count(n_files, 'result file')}"
     )
     return 0
 
@@ -303,14 +303,14 @@ def _manifest_lines(manifest: pd.DataFrame, dest: str) -> list[str]:
     words = {"downloaded": "downloaded", "present": "already present", "failed": "failed"}
     parts = ", ".join(f"{int(counts.get(s, 0))} {w}" for s, w in words.items())
     lines = [
-        f"{len(files):,} result files of {files['id'].nunique():,} completed downloads "
-        f"in {dest}: {parts} ({size / 1e6:,.1f} MB)"
+        f"{count(len(files), 'result file')} of "
+        f"{count(files['id'].nunique(), 'completed download')} in {dest}: {parts} "
+        f"({size / 1e6:,.1f} MB)"
     ]
     if skipped.any():
         n = manifest.loc[skipped, "id"].nunique()
         lines.append(
-            f"{n:,} download{'s' if n > 1 else ''} with nothing to fetch "
-            "(not completed, or no result files)"
+            f"{count(n, 'download')} with nothing to fetch (not completed, or no result files)"
         )
     return lines
 
@@ -340,7 +340,8 @@ def cmd_results_to_parquet(args: argparse.Namespace) -> int:
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
     if args.engine == "dask" and not args.partition_by:
         kind = "a dataset of one part per result file"
-    _say(f"Wrote {rows:,} rows ({len(dataset.schema.names)} columns) to {path} ({kind})")
+    columns = count(len(dataset.schema.names), "column")
+    _say(f"Wrote {count(rows, 'row')} ({columns}) to {path} ({kind})")
     return 0
 
 
@@ -685,7 +686,7 @@ def _one_line(exc: BaseException) -> str:
     lines = text.splitlines()
     first = lines[0].rstrip(":")
     if len(lines) > 1 and not _listed_problems(exc):
-        first += f" (and {len(lines) - 1} more lines; --verbose shows them)"
+        first += f" (and {count(len(lines) - 1, 'more line')}; --verbose shows them)"
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         first = f"{exc.filename}: {exc.strerror}"
     return _redact(first)

@@ -40,6 +40,7 @@ import requests
 from dfkit import transport
 from dfkit.errors import (
     APIError,
+    ArgumentError,
     AuthenticationError,
     DfkitWarning,
     DownloadCancelled,
@@ -136,16 +137,20 @@ class Client:
             base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         self.base_url = transport.check_base_url(base_url)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+            raise ArgumentError(f"max_retries must be an integer >= 0, got {max_retries!r}")
         if deadline is not None and not deadline > 0:
-            raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+            raise ArgumentError(f"deadline must be a positive number of seconds, got {deadline!r}")
         self.timeout = timeout
         self.deadline = deadline
         self.max_retries = max_retries
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
-            raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
+            raise ArgumentError(
+                f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
+            )
         if max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be a positive integer, got {max_body_bytes!r}")
+            raise ArgumentError(
+                f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
+            )
         #: Answers larger than this are refused without being read whole.
         self.max_body_bytes = max_body_bytes
         self._token: Secret | None = None
@@ -213,7 +218,7 @@ class Client:
         token = (token or "").strip()
         if token and not all(33 <= ord(ch) <= 126 for ch in token):
             # Never echo it: requests' own error would print the whole header.
-            raise ValueError("the API token contains spaces or control characters")
+            raise ArgumentError("the API token contains spaces or control characters")
         new = Secret(token) if token else None
         if new is not None:
             register_secret(token)
@@ -316,17 +321,17 @@ class Client:
         plural = _DATA_TYPES.get(str(data_type).strip().lower())
         if plural is None:
             known = ", ".join(sorted(_DATA_TYPES))
-            raise ValueError(f"data_type must be one of {known}; got {data_type!r}")
+            raise ArgumentError(f"data_type must be one of {known}; got {data_type!r}")
         if not isinstance(query, str) or not query.strip():
-            raise ValueError("query must be a non-empty string")
+            raise ArgumentError("query must be a non-empty string")
         if isinstance(num_records, bool) or not isinstance(num_records, int) or num_records <= 0:
-            raise ValueError(
+            raise ArgumentError(
                 f"num_records must be a positive integer, got {num_records!r} "
                 "(the API would otherwise sell every matching record)"
             )
         fmt = str(format).strip().upper()
         if fmt not in _FORMATS:
-            raise ValueError(f"format must be 'JSON' or 'CSV', got {format!r}")
+            raise ArgumentError(f"format must be 'JSON' or 'CSV', got {format!r}")
         request: dict[str, Any] = {
             "query": query,
             "format": fmt,
@@ -365,9 +370,9 @@ class Client:
         (3, 1)
         """
         if not poll_interval >= 0:
-            raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
+            raise ArgumentError(f"poll_interval must be >= 0, got {poll_interval!r}")
         if timeout is not None and not timeout >= 0:
-            raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+            raise ArgumentError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
         show = interactive() if progress is None else bool(progress)
         deadline = None if timeout is None else transport.monotonic() + timeout
         path = _download_path(download_id)
@@ -439,10 +444,10 @@ class Client:
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise ValueError(f"result links must be http(s) URLs, got scheme {scheme!r}")
+            raise ArgumentError(f"result links must be http(s) URLs, got scheme {scheme!r}")
         problem = transport.link_problem(url)
         if problem:
-            raise ValueError(problem)
+            raise ArgumentError(problem)
         try:
             return self.files_session.get(
                 url, stream=stream, timeout=self.timeout, headers=dict(headers or {})

@@ -5,6 +5,7 @@ kind of failure::
 
     DfkitError                      anything dfkit raises
     ├── ArgumentError               a bad argument (``freq="X"``, a non-frame); names it
+    │   └── InputNotFoundError      an input file or folder that does not exist (FileNotFoundError)
     ├── SchemaError                 input records that do not fit the downloads schema
     ├── ResultFileError             a result file that cannot be read (names file and line)
     ├── ResultFetchError            one or more result files failed to download
@@ -46,6 +47,7 @@ __all__ = [
     "DownloadCancelled",
     "DownloadFailed",
     "ExportError",
+    "InputNotFoundError",
     "MissingDependencyError",
     "NetworkError",
     "NotFoundError",
@@ -72,6 +74,22 @@ class ArgumentError(DfkitError, ValueError, TypeError):
 
     It is also a ``ValueError`` and a ``TypeError``, so code written for either catches it.
     """
+
+
+class InputNotFoundError(ArgumentError, FileNotFoundError):
+    """Raised when a file or directory given as input does not exist; the message names it.
+
+    A ``FileNotFoundError`` too (``errno`` ``ENOENT``, ``filename`` set), as before.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(f"no such file or directory: {os.fspath(path)}")
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = os.fspath(path)
+
+    def __str__(self) -> str:
+        return f"{self.strerror}: {self.filename}"
 
 
 class SchemaError(DfkitError, ValueError):

@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,7 +27,7 @@ import pandas as pd
 import requests
 
 from dfkit._atomic import atomic_file, is_disk_full, sweep_stale
-from dfkit.errors import DfkitError, DiskFullError, ResultFetchError
+from dfkit.errors import ArgumentError, DfkitError, DiskFullError, ResultFetchError
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
 from dfkit.transport import link_problem, result_files_session
@@ -143,12 +143,12 @@ def _jobs_from_frame(df: pd.DataFrame, client: Client | None) -> list[_Job]:
     if "url" in df.columns and "result_index" not in df.columns:
         missing.append("result_index")
     if missing:
-        raise ValueError(
+        raise ArgumentError(
             f"expected a downloads frame (dfkit.downloads_frame); it has no column {missing[0]!r}"
         )
     if "url" not in df.columns:
         if client is None:
-            raise ValueError(
+            raise ArgumentError(
                 "a per-download frame carries no result links: pass client= to look them up, "
                 "or build the frame with per='result'"
             )
@@ -581,17 +581,28 @@ def fetch_results(
     {'result_index': [0, 1, 2], 'status': ['downloaded', 'downloaded', 'downloaded']}
     """
     if errors not in ("raise", "ignore"):
-        raise ValueError(f"errors must be 'raise' or 'ignore', not {errors!r}")
+        raise ArgumentError(f"errors must be 'raise' or 'ignore', not {errors!r}")
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
+        raise ArgumentError(f"workers must be >= 1, got {workers!r}")
     if max_file_bytes < 1:
-        raise ValueError(f"max_file_bytes must be >= 1, got {max_file_bytes!r}")
+        raise ArgumentError(f"max_file_bytes must be >= 1, got {max_file_bytes!r}")
     if isinstance(downloads, pd.DataFrame):
         jobs = _jobs_from_frame(downloads, client)
     elif isinstance(downloads, Mapping):
         jobs = _jobs_from_dict(downloads)
+    elif isinstance(downloads, Iterable):
+        items = list(downloads)
+        bad = [d for d in items if not isinstance(d, Mapping)]
+        if bad:
+            raise ArgumentError(
+                f"downloads: expected download objects, got a {type(bad[0]).__name__}"
+            )
+        jobs = [j for d in items for j in _jobs_from_dict(d)]
     else:
-        jobs = [j for d in downloads for j in _jobs_from_dict(d)]
+        raise ArgumentError(
+            "downloads: expected a downloads frame, a download object or a list of them, "
+            f"got {type(downloads).__name__}"
+        )
     folder = _destination(dest)
     for job in jobs:
         _check_job(job, folder)

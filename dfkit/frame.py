@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dfkit._words import count
-from dfkit.errors import DfkitWarning, SchemaError
+from dfkit.errors import ArgumentError, DfkitWarning, InputNotFoundError, SchemaError
 from dfkit.schema import (
     COLUMNS,
     STATUSES,
@@ -260,8 +260,13 @@ def _read(data: Any, problems: _Problems) -> tuple[Getter, int]:
                 f"data is a string that looks like JSON text, not a file name: {_short(data)}; "
                 "pass JSON text as bytes (text.encode()) or parsed (json.loads(text))"
             )
-        with open(path, "rb") as fh:  # the very file named: no glob, no pattern
-            raw = fh.read()
+        try:
+            with open(path, "rb") as fh:  # the very file named: no glob, no pattern
+                raw = fh.read()
+        except FileNotFoundError:
+            raise InputNotFoundError(path) from None
+        except IsADirectoryError:
+            raise ArgumentError(f"data: {path} is a directory, not a JSON file") from None
         return _decode(raw, path, problems)
     return _records(data, problems)
 
@@ -518,10 +523,12 @@ def _floats(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays
     data = np.zeros(n, dtype=np.float64)
     mask = np.ones(n, dtype=bool)
     if _types(values) <= {int, float}:
-        data = np.array(values, dtype=np.float64)
-        mask = np.zeros(n, dtype=bool)
+        try:
+            data = np.array(values, dtype=np.float64)
+        except OverflowError:  # an int beyond float range: reported by the loop below
+            data = np.array([np.nan])
         if np.isfinite(data).all():
-            return pd.arrays.FloatingArray(data, mask)
+            return pd.arrays.FloatingArray(data, np.zeros(n, dtype=bool))
         data, mask = np.zeros(n, dtype=np.float64), np.ones(n, dtype=bool)
     for i, v in enumerate(values):
         if v is None:
@@ -530,7 +537,10 @@ def _floats(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays
             if type(v) is bool or not isinstance(v, (int, float, str)):
                 raise ValueError
             number = float(v)
-        except (ValueError, OverflowError):
+        except OverflowError:
+            problems.add(i, _at(fields, i), v, "expected a number within float range")
+            continue
+        except ValueError:
             problems.add(i, _at(fields, i), v, "expected a number")
             continue
         if not math.isfinite(number):
@@ -797,7 +807,7 @@ def _assemble(per: Per, built: _Built) -> pd.DataFrame:
 
 def _check_per(per: Any) -> None:
     if per not in ("result", "download"):
-        raise ValueError(f"per must be 'result' or 'download', not {per!r}")
+        raise ArgumentError(f"per must be 'result' or 'download', not {per!r}")
 
 
 def _input(data: Any, client: Client | None) -> tuple[Any, str]:

@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit._version import __version__
-from dfkit.errors import DiskFullError, ExportError
+from dfkit.errors import ArgumentError, DiskFullError, ExportError
 from dfkit.schema import COLUMN_BY_NAME, Column, frame_per
 
 __all__ = ["METADATA_KEY", "read_parquet", "to_parquet"]
@@ -67,14 +67,14 @@ def _partition_columns(df: pd.DataFrame, partition_by: str | Sequence[str] | Non
         return []
     for name in names:
         if name not in df.columns and not (name == CREATED_MONTH and "created_at" in df.columns):
-            raise ValueError(
+            raise ArgumentError(
                 f"partition_by={name!r} is not a column of the frame "
                 f"(nor {CREATED_MONTH!r}, derived from created_at); columns: {list(df.columns)}"
             )
     if len(set(names)) != len(names):
-        raise ValueError(f"partition_by lists a column twice: {names}")
+        raise ArgumentError(f"partition_by lists a column twice: {names}")
     if len(names) == len(df.columns):
-        raise ValueError("partition_by cannot list every column: no data would be left in files")
+        raise ArgumentError("partition_by cannot list every column: no data would be left in files")
     return names
 
 
@@ -207,7 +207,7 @@ def to_parquet(
     import pyarrow.parquet as pq
 
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"to_parquet expects a DataFrame, got {type(df).__name__}")
+        raise ArgumentError(f"df: to_parquet expects a DataFrame, got {type(df).__name__}")
     target = Path(path)
     parts = _partition_columns(df, partition_by)
     _check_target(target, dataset=bool(parts))

@@ -62,7 +62,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from dfkit.catalog import TIMESTAMP, arrow_type, is_records, record_struct, split_rule
-from dfkit.errors import ResultFileError
+from dfkit.errors import ArgumentError, ResultFileError
 
 __all__ = [
     "BLOCK_BYTES",
@@ -323,7 +323,7 @@ def _open(
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise ValueError(f"encoding: unknown encoding {encoding!r}") from None
+        raise ArgumentError(f"encoding: unknown encoding {encoding!r}") from None
     if isinstance(source, (str, os.PathLike)):
         try:
             raw: IO[bytes] = open(source, "rb")  # noqa: SIM115
@@ -1251,7 +1251,7 @@ def read_result_batches(
     name = _name_of(source, name)
     fmt = _format_of(name, format)
     if byte_range is not None and (fmt != "json" or name.lower().endswith(".gz")):
-        raise ValueError("byte_range: only uncompressed JSON-lines files can be read in ranges")
+        raise ArgumentError("byte_range: only uncompressed JSON-lines files can be read in ranges")
     if fmt == "csv":
         columns = _csv_batches(
             source,

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit.catalog import is_records
-from dfkit.errors import ResultFileError
+from dfkit.errors import ArgumentError, ResultFileError
 from dfkit.resultfiles import (
     BLOCK_BYTES,
     DOWNLOAD_ID,
@@ -95,7 +95,7 @@ def _check_format(format: str | None) -> FileFormat | None:
         return "csv"
     if f in ("json", "jsonl", "ndjson", "txt"):
         return "json"
-    raise ValueError(f"format must be 'csv', 'json' or None, not {format!r}")
+    raise ArgumentError(f"format must be 'csv', 'json' or None, not {format!r}")
 
 
 # --- grain --------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any)
     if engine == "dask":
         return "dask"
     if engine != "local":
-        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
+        raise ArgumentError(f"engine must be 'local' or 'dask', not {engine!r}")
     from dfkit.results_dask import is_url  # the engine's module: it imports no Dask itself
 
     # Lists are looked into; any other iterable (a generator) is left for discover() to consume.
@@ -116,7 +116,7 @@ def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any)
     ]
     url = next((p for p in items if is_url(p)), None)
     if url is not None or storage_options is not None:
-        raise ValueError(
+        raise ArgumentError(
             f"{url or 'storage_options='}: fsspec URLs and storage_options need engine='dask'"
         )
     return "local"
@@ -134,7 +134,7 @@ def check_grain(schema: pa.Schema, grain: str | None) -> str | None:
     assert grain is not None
     if schema.get_field_index(grain) < 0 or not is_records(grain):
         lists = [f.name for f in schema if is_records(f.name)]
-        raise ValueError(
+        raise ArgumentError(
             f"grain must be 'records' or one of the files' nested lists {lists}, not {grain!r}"
         )
     return grain
@@ -522,9 +522,9 @@ def partition_columns(partition_by: str | list[str], schema: pa.Schema) -> list[
     parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
     for name in parts:
         if name not in schema.names:
-            raise ValueError(f"partition_by: no column {name!r} in the result files")
+            raise ArgumentError(f"partition_by: no column {name!r} in the result files")
         if pa.types.is_nested(schema.field(name).type):
-            raise ValueError(f"partition_by: column {name!r} holds lists or objects")
+            raise ArgumentError(f"partition_by: column {name!r} holds lists or objects")
     return parts
 
 

@@ -20,6 +20,8 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
+from dfkit.errors import ArgumentError
+
 __all__ = [
     "COLUMNS",
     "COLUMN_BY_NAME",
@@ -259,7 +261,7 @@ def columns(per: Per, optional: Iterable[str] | None = None) -> list[Column]:
     ['id', 'status', 'num_records', 'created_at', 'result_index', 'url', 'total_cost']
     """
     if per not in ("result", "download"):
-        raise ValueError(f"per must be 'result' or 'download', not {per!r}")
+        raise ArgumentError(f"per must be 'result' or 'download', not {per!r}")
     wanted = None if optional is None else set(optional)
     return [
         c

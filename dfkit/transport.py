@@ -67,6 +67,7 @@ from urllib3.util.retry import Retry
 from dfkit._version import __version__
 from dfkit.errors import (
     APIError,
+    ArgumentError,
     AuthenticationError,
     NetworkError,
     NotFoundError,
@@ -419,11 +420,11 @@ def check_base_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     scheme, host = parts.scheme.lower(), (parts.hostname or "")
     if scheme not in ("http", "https") or not host:
-        raise ValueError(f"base_url must be an http(s) URL, got {redact(base_url)!r}")
+        raise ArgumentError(f"base_url must be an http(s) URL, got {redact(base_url)!r}")
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        raise ValueError("base_url must not contain credentials, a query string or a fragment")
+        raise ArgumentError("base_url must not contain credentials, a query string or a fragment")
     if scheme == "http" and not is_loopback(host):
-        raise ValueError(
+        raise ArgumentError(
             f"refusing plain http to {host}: the token would travel unencrypted "
             "(http is allowed only for loopback hosts such as a local fake server)"
         )
