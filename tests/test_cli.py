@@ -161,7 +161,7 @@ def test_live_api_workflow(tmp_path: Path, fake: FakeDatafiniti, api_env: dict[s
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         f"{download_id}_{n}.csv" for n in range(3)
     ]
-    assert r.stdout.startswith("3 result files of 1 completed downloads in data: 3 downloaded")
+    assert r.stdout.startswith("3 result files of 1 completed download in data: 3 downloaded")
     assert not fake.requests_to("/s3/*", "GET")[0].headers.get("Authorization")
 
     r = run("results", "to-parquet", "data", "--out", "records.parquet", cwd=tmp_path)
