@@ -39,6 +39,7 @@ from dfkit.resultfiles import (
     MAX_EXPANSION,
     FileFormat,
     PathsOrDir,
+    ResultFileNotFound,
     Source,
     discover,
     file_format,
@@ -185,7 +186,7 @@ def list_files(
                 )
             out.append(os.fspath(item))
         else:
-            raise FileNotFoundError(f"no such result file or directory: {item}")
+            raise ResultFileNotFound(f"no such result file or directory: {item}", path=str(item))
     return out
 
 

@@ -163,6 +163,14 @@ CASES: dict[str, Case] = {
     "read_results-missing-file": Case(
         lambda c: dfkit.read_results(c.tmp / "nope.csv"), r"nope\.csv", FileNotFoundError
     ),
+    "read_results-dask-missing-file": Case(
+        lambda c: (
+            pytest.importorskip("dask.dataframe"),
+            dfkit.read_results(c.tmp / "nope.csv", engine="dask"),
+        ),
+        r"nope\.csv",
+        FileNotFoundError,
+    ),
     "results_to_parquet-missing-dir": Case(
         lambda c: dfkit.results_to_parquet(c.tmp / "nodir", c.tmp / "o.parquet"),
         r"nodir",
