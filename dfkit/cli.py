@@ -129,6 +129,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a number of seconds above 0")
+    return number
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -286,6 +296,7 @@ def cmd_results_fetch(args: argparse.Namespace) -> int:
             client=client,
             progress=None if args.progress else False,
             **({} if args.max_file_bytes is None else {"max_file_bytes": args.max_file_bytes}),
+            file_deadline=args.file_deadline,
         )
     finally:
         if client is not None:
@@ -564,6 +575,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="fail a file that grows past N bytes on disk (default: 1 GiB, against gzip bombs)",
+    )
+    rfetch.add_argument(
+        "--file-deadline",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a file not fetched within SECONDS, retries included (default: its time at "
+        "100 KB/s, at least 10 minutes)",
     )
     rfetch.add_argument(
         "--no-progress",

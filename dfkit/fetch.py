@@ -25,19 +25,28 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from dfkit import transport
 from dfkit._atomic import atomic_file, is_disk_full, sweep_stale
 from dfkit.errors import ArgumentError, DfkitError, DiskFullError, ResultFetchError
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
-from dfkit.transport import link_problem, result_files_session
+from dfkit.transport import failure_kind, link_problem, result_files_session, watched_call
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from dfkit.client import Client
 
-__all__ = ["MANIFEST_STATUSES", "MAX_FILE_BYTES", "fetch_results"]
+__all__ = [
+    "MANIFEST_STATUSES",
+    "MAX_FILE_BYTES",
+    "MIN_FILE_DEADLINE",
+    "MIN_THROUGHPUT",
+    "fetch_results",
+    "file_deadline_for",
+]
 
 #: A download id usable in a file name: letters, digits, "-" and "_", not starting with "-".
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -59,6 +68,23 @@ Status = Literal["downloaded", "present", "skipped", "failed"]
 MANIFEST_STATUSES: tuple[Status, ...] = ("downloaded", "present", "skipped", "failed")
 #: Default of ``fetch_results(max_file_bytes=...)``: the most one file may take on disk.
 MAX_FILE_BYTES = 1 << 30
+#: The default deadline of one file assumes at least this throughput, in bytes a second ...
+MIN_THROUGHPUT = 100_000
+#: ... and is never shorter than this many seconds (10 minutes).
+MIN_FILE_DEADLINE = 600.0
+
+
+def file_deadline_for(size: int | None, max_file_bytes: int = MAX_FILE_BYTES) -> float:
+    """Return the default deadline in seconds of fetching one file of ``size`` bytes.
+
+    That is the time the file takes at :data:`MIN_THROUGHPUT` (100 KB/s), at least
+    :data:`MIN_FILE_DEADLINE` (10 minutes); a file of unknown size (no ``Content-Length``) is
+    given the time ``max_file_bytes`` would take.
+
+    >>> file_deadline_for(1_000_000), file_deadline_for(500_000_000), file_deadline_for(None)
+    (600.0, 5000.0, 10737.41824)
+    """
+    return max(MIN_FILE_DEADLINE, (max_file_bytes if size is None else size) / MIN_THROUGHPUT)
 
 
 @dataclass
@@ -75,9 +101,13 @@ class _Job:
     error: str | None = None
     #: The earlier job with the same file name and link, whose outcome this one shares.
     same_as: _Job | None = None
+    #: The exception behind a failure, chained to the ResultFetchError that reports it.
+    cause: BaseException | None = None
 
-    def done(self, status: Status, error: str | None = None) -> _Job:
-        self.status, self.error = status, error
+    def done(
+        self, status: Status, error: str | None = None, cause: BaseException | None = None
+    ) -> _Job:
+        self.status, self.error, self.cause = status, error, cause
         return self
 
 
@@ -265,7 +295,7 @@ def _body_problem(first: bytes, content_type: str, ext: str) -> str | None:
     if ext == "csv":
         if head[:1] in (b"{", b"["):
             return f"the body looks like JSON{_gist(first)}, not a CSV file"
-        return None
+        return _csv_header_problem(head, whole=len(first) < _SNIFF_BYTES)
     if not head.startswith(b"{"):
         return f"the body does not start with a JSON object{_gist(first)}"
     line = head.split(b"\n", 1)[0]
@@ -278,10 +308,41 @@ def _body_problem(first: bytes, content_type: str, ext: str) -> str | None:
     return None
 
 
+#: A CSV header's field name: a Datafiniti field path (``reviews.dateAdded``, ``ean / upc``),
+#: maybe quoted; it starts with a letter and ends with a letter, digit, ``_`` or ``]``.
+_FIELD_NAME = re.compile(rb'^("?)[A-Za-z_](?:[A-Za-z0-9_.:\[\]/ -]{0,98}[A-Za-z0-9_\]])?\1$')
+
+
+def _csv_header_problem(head: bytes, *, whole: bool) -> str | None:
+    """Why ``head`` (the start of a body, BOM removed) is not a Datafiniti CSV, or None.
+
+    A Datafiniti CSV starts with a header line of comma-separated field names ending in a line
+    break; a header longer than ``head`` is judged on the names it shows.
+    """
+    line, newline, _ = head.partition(b"\n")
+    names = line.removesuffix(b"\r").split(b",")
+    if not newline:
+        if whole:
+            return f"the body is {len(head):,} bytes of text with no line break ({_quote(head)})"
+        names = names[:-1]  # the last name may be cut off
+    # One column named in words ("Access Denied") is prose, not a header.
+    prose = len(names) == 1 and b" " in names[0]
+    if prose or not all(_FIELD_NAME.match(n) for n in names):
+        return f"the first line is not a CSV header of field names ({_quote(line)})"
+    return None
+
+
+def _quote(text: bytes) -> str:
+    """The start of ``text`` as a short, printable, redacted quote."""
+    shown = " ".join(text[:200].decode("utf-8", "replace").split())
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return repr(redact(shown))
+
+
 def _check_body(where: str, first: bytes, content_type: str, ext: str) -> None:
     problem = _body_problem(first, content_type, ext)
     if problem:
-        raise DfkitError(f"{where}: {problem}")
+        raise DfkitError(f"{problem} ({where})")
 
 
 def _gist(body: bytes) -> str:
@@ -310,11 +371,13 @@ class _Fetcher:
         client: Client | None,
         bar: tqdm[Any] | None,
         max_file_bytes: int,
+        file_deadline: float | None = None,
     ) -> None:
         self.session = session
         self.client = client
         self.bar = bar
         self.max_file_bytes = max_file_bytes
+        self.file_deadline = file_deadline
         self.timeout: Any = client.timeout if client is not None else _TIMEOUT
         self._lock = threading.Lock()
         self._refresh_locks: dict[str, threading.Lock] = {}
@@ -380,18 +443,21 @@ class _Fetcher:
                 url = self._refreshed(job)
                 job.bytes = self._get(url, job.path)
         except _LinkExpired as expired:
-            return job.done("failed", f"link still rejected after a refresh ({expired})")
+            return job.done("failed", f"link still rejected after a refresh ({expired})", expired)
         except _DiskFull as full:
             with self._lock:
                 self.disk_full = self.disk_full or full
             self.halt()
-            return job.done("failed", f"no space left on device writing {job.path}")
-        except _Stopped:
-            return job.done("failed", "interrupted")
+            return job.done("failed", f"no space left on device writing {job.path}", full)
+        except _Stopped as e:
+            return job.done("failed", "interrupted", e)
         except Exception as e:  # a worker thread must report every failure, not die of it
             if self.stop.is_set():
-                return job.done("failed", "interrupted")
-            return job.done("failed", redact(f"{type(e).__name__}: {e}"))
+                return job.done("failed", "interrupted", e)
+            if isinstance(e, DfkitError):
+                return job.done("failed", redact(str(e)), e)
+            where = f"{job.path.name} from {shown_url(job.url)}"
+            return job.done("failed", f"{failure_kind(e)} ({where})", e)
         return job.done("downloaded")
 
     def _count(self, job: _Job) -> None:
@@ -430,30 +496,52 @@ class _Fetcher:
         return url
 
     def _get(self, url: str, path: Path) -> int:
-        with self.session.get(url, stream=True, timeout=self.timeout) as r:
+        """Fetch ``url`` into ``path`` within the file's deadline; return the bytes written."""
+        where = f"{path.name} from {shown_url(url)}"
+        start = transport.monotonic()
+        # Until the headers say the file's size, the shortest default deadline applies.
+        allowed = self.file_deadline or MIN_FILE_DEADLINE
+        try:
+            with watched_call(where, start + allowed, late=_late(allowed)):
+                r = self.session.get(url, stream=True, timeout=self.timeout)
+        except requests.RequestException as e:  # a failure the deadline did not cause
+            raise DfkitError(f"{failure_kind(e)} ({where})") from e
+        with r:
+            if self.file_deadline is None:
+                length = r.headers.get("Content-Length", "")
+                size = int(length) if length.isdigit() else None
+                allowed = file_deadline_for(size, self.max_file_bytes)
             with self._lock:
                 self._in_flight.add(r)
             try:
-                return self._save(r, url, path)
+                with watched_call(where, start + allowed, late=_late(allowed)) as call:
+                    call.watch(r)
+                    return self._save(r, url, path, where, call.expired)
             finally:
                 with self._lock:
                     self._in_flight.discard(r)
 
-    def _save(self, r: requests.Response, url: str, path: Path) -> int:
-        where = shown_url(url)
+    def _save(
+        self,
+        r: requests.Response,
+        url: str,
+        path: Path,
+        where: str,
+        expired: threading.Event,
+    ) -> int:
         if self.stop.is_set():
             raise _Stopped
         if r.url and r.url != url and link_problem(r.url):
-            raise DfkitError(f"{where} redirected to {shown_url(r.url)}: not https")
+            raise DfkitError(f"redirected to {shown_url(r.url)}: not https ({where})")
         if r.status_code == 403:
             body = r.raw.read(_SNIFF_BYTES, decode_content=True) or b""
             if b"<Error>" in body or b"<?xml" in body:
                 code = re.search(rb"<Code>([^<]{1,80})</Code>", body)
                 msg = re.search(rb"<Message>([^<]{1,200})</Message>", body)
                 detail = " ".join(m.group(1).decode("utf-8", "replace") for m in (code, msg) if m)
-                raise _LinkExpired(f"HTTP 403 {detail or 'with an XML body'} from {where}")
+                raise _LinkExpired(f"HTTP 403 {detail or 'with an XML body'} ({where})")
         if r.status_code != 200:
-            raise DfkitError(f"HTTP {r.status_code} from {where}")
+            raise DfkitError(f"HTTP {r.status_code} ({where})")
         ext = path.name.split(".", 1)[1]
         limit = self.max_file_bytes
         encoding = r.headers.get("Content-Encoding", "").strip().lower()
@@ -463,40 +551,75 @@ class _Fetcher:
         expected = r.headers.get("Content-Length", "")
         if expected.isdigit() and not decode and int(expected) > limit:
             raise DfkitError(
-                f"{where}: {int(expected):,} bytes, over max_file_bytes={limit:,} "
-                "(pass a larger max_file_bytes to accept it)"
+                f"{int(expected):,} bytes, over max_file_bytes={limit:,} "
+                f"(pass a larger max_file_bytes to accept it) ({where})"
             )
         content_type = r.headers.get("Content-Type", "")
         first = b""
         size = 0
+        of = f" of {int(expected):,}" if expected.isdigit() else ""
         try:
             with atomic_file(path, sweep=False) as tmp, open(tmp, "wb") as f:
-                for chunk in r.raw.stream(_CHUNK, decode_content=decode):
-                    if self.stop.is_set():
-                        raise _Stopped
-                    if len(first) < _SNIFF_BYTES:
-                        first += chunk[: _SNIFF_BYTES - len(first)]
-                        if len(first) == _SNIFF_BYTES:
-                            _check_body(where, first, content_type, ext)
-                    size += len(chunk)
-                    if size > limit:
-                        raise DfkitError(
-                            f"{where}: the file grows past {_limit_hint(limit)}"
-                            + (f" (sent {encoding}-encoded)" if decode else "")
-                        )
-                    f.write(chunk)
+                try:
+                    for chunk in r.raw.stream(_CHUNK, decode_content=decode):
+                        if self.stop.is_set():
+                            raise _Stopped
+                        if len(first) < _SNIFF_BYTES:
+                            first += chunk[: _SNIFF_BYTES - len(first)]
+                            if len(first) == _SNIFF_BYTES:
+                                _check_body(where, first, content_type, ext)
+                        size += len(chunk)
+                        if size > limit:
+                            raise DfkitError(
+                                f"the file grows past {_limit_hint(limit)}"
+                                + (f" (sent {encoding}-encoded)" if decode else "")
+                                + f" ({where})"
+                            )
+                        f.write(chunk)
+                except ReadTimeoutError as e:
+                    if expired.is_set():
+                        raise  # the deadline's watchdog: watched_call says so
+                    raise DfkitError(
+                        f"the link stopped sending (read timeout) after {_sent(r, size):,}{of} "
+                        f"bytes ({where})"
+                    ) from e
+                except (HTTPError, ConnectionError) as e:
+                    if expired.is_set():
+                        raise
+                    raise DfkitError(
+                        f"connection closed after {_sent(r, size):,}{of} bytes ({where})"
+                    ) from e
+                if expired.is_set():  # a body without a length simply ends when shut
+                    raise ConnectionError("the deadline's watchdog closed the connection")
                 if len(first) < _SNIFF_BYTES:
                     _check_body(where, first, content_type, ext)
                 # The raw stream's length, whatever the Content-Encoding.
                 sent = r.raw.tell()
                 if expected.isdigit() and int(expected) != sent:
-                    raise DfkitError(f"{where}: connection closed after {sent} of {expected} bytes")
+                    raise DfkitError(f"connection closed after {sent:,}{of} bytes ({where})")
                 if self.stop.is_set():
                     raise _Stopped
         except OSError as e:
             if is_disk_full(e):
                 raise _DiskFull(path, e) from e
             raise
+        return size
+
+
+def _late(allowed: float) -> str:
+    """What a file past its deadline of ``allowed`` seconds failed of."""
+    return (
+        f"deadline passed: the file did not arrive within "
+        f"{f'{allowed:,.0f}' if allowed >= 10 else f'{allowed:g}'} s "
+        "(pass a larger file_deadline to wait longer)"
+    )
+
+
+def _sent(r: requests.Response, size: int) -> int:
+    """The bytes of the body read so far (as sent, whatever the Content-Encoding)."""
+    try:
+        return int(r.raw.tell())
+    except (AttributeError, OSError, ValueError):
         return size
 
 
@@ -521,9 +644,13 @@ def _destination(dest: str | os.PathLike[str]) -> Path:
 
     The one place that decides where files are written (a future fsspec URL goes here).
     """
+    if not isinstance(dest, (str, os.PathLike)):
+        raise ArgumentError(f"dest must be a folder path, not {type(dest).__name__}")
     folder = Path(dest)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise ArgumentError(f"dest {str(folder)!r} is not a folder: {e.strerror}") from e
     except OSError as e:
         if is_disk_full(e):
             raise DiskFullError(folder, e) from e
@@ -542,6 +669,7 @@ def fetch_results(
     client: Client | None = None,
     errors: Literal["raise", "ignore"] = "raise",
     max_file_bytes: int = MAX_FILE_BYTES,
+    file_deadline: float | None = None,
 ) -> pd.DataFrame:
     """Return a manifest of the result files fetched into ``dest``, one row per result entry.
 
@@ -558,7 +686,9 @@ def fetch_results(
     body) is refreshed once with ``client.download(id)`` when ``client`` is given. A 200 body
     that is not a result file (an HTML or XML error page, a JSON error object, text where gzip
     was expected) fails its file and is never saved; so does a file that grows past
-    ``max_file_bytes`` (1 GiB by default) on disk.
+    ``max_file_bytes`` (1 GiB by default) on disk. Each file must arrive within
+    ``file_deadline`` seconds, retries included (by default the time it takes at 100 KB/s,
+    at least 10 minutes: :func:`file_deadline_for`); one past it fails, its connection shut.
 
     The manifest has columns ``id``, ``result_index``, ``path``, ``bytes``, ``status`` and
     ``error``. ``status`` is ``downloaded`` (fetched now), ``present`` (already in ``dest``,
@@ -586,6 +716,12 @@ def fetch_results(
         raise ArgumentError(f"workers must be >= 1, got {workers!r}")
     if max_file_bytes < 1:
         raise ArgumentError(f"max_file_bytes must be >= 1, got {max_file_bytes!r}")
+    if file_deadline is not None and (
+        isinstance(file_deadline, bool)
+        or not isinstance(file_deadline, (int, float))
+        or not file_deadline > 0
+    ):
+        raise ArgumentError(f"file_deadline must be a number of seconds > 0, not {file_deadline!r}")
     if isinstance(downloads, pd.DataFrame):
         jobs = _jobs_from_frame(downloads, client)
     elif isinstance(downloads, Mapping):
@@ -628,7 +764,7 @@ def fetch_results(
         if client is not None
         else result_files_session(_RETRIES, pool_maxsize=max(workers, 10))
     )
-    fetcher = _Fetcher(session, client, bar, max_file_bytes)
+    fetcher = _Fetcher(session, client, bar, max_file_bytes, file_deadline)
     try:
         fetcher.run_all(todo, workers)
     finally:
@@ -656,7 +792,7 @@ def fetch_results(
         raise ResultFetchError(
             "\n".join([f"{len(failed)} of {files} {noun} failed; {head}", *lines]),
             manifest=manifest,
-        )
+        ) from failed[0].cause
     return manifest
 
 

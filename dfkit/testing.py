@@ -131,6 +131,7 @@ class _Fault:
     chunked: bool
     trickle: float | None = None
     gzip: bool = False
+    trickle_body: bool = False
 
 
 @dataclass
@@ -355,6 +356,7 @@ class FakeDatafiniti:
         chunked: bool = False,
         trickle: float | None = None,
         gzip: bool = False,
+        trickle_body: bool = False,
     ) -> None:
         """Make the next ``times`` requests to ``path`` misbehave.
 
@@ -374,7 +376,8 @@ class FakeDatafiniti:
         * ``chunked``: send the body with ``Transfer-Encoding: chunked`` (no Content-Length).
         * ``headers``: extra response headers (``{"Location": ...}`` with ``status=302``).
         * ``trickle``: send the answer (status line, headers, body) one byte at a time,
-          ``trickle`` seconds apart.
+          ``trickle`` seconds apart; with ``trickle_body=True`` the status line and headers are
+          sent at once and only the body trickles.
         * ``gzip``: gzip the body (``Content-Encoding: gzip``, the compressed length) when the
           request's ``Accept-Encoding`` allows it, as S3 does for objects stored that way.
 
@@ -406,6 +409,7 @@ class FakeDatafiniti:
             chunked=chunked,
             trickle=trickle,
             gzip=gzip,
+            trickle_body=trickle_body,
         )
         with self.lock:
             self._faults.append((path, fault))
@@ -735,14 +739,23 @@ def _gzip_answer(answer: _Answer, request_headers: Any) -> None:
 class _Trickling(io.BufferedIOBase):
     """A write file that sends each byte ``pause`` seconds after the last, until the fake stops."""
 
-    def __init__(self, out: Any, pause: float, stopping: threading.Event) -> None:
+    def __init__(
+        self, out: Any, pause: float, stopping: threading.Event, *, whole: int = 0
+    ) -> None:
         super().__init__()
         self.out, self.pause, self.stopping = out, pause, stopping
+        #: Writes still sent whole (1: the status line and headers, one write).
+        self.whole = whole
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any, /) -> int:
+        if self.whole > 0:
+            self.whole -= 1
+            self.out.write(data)
+            self.out.flush()
+            return len(data)
         for i in range(len(data)):
             if self.stopping.wait(self.pause):
                 break
@@ -814,7 +827,9 @@ def _handler_for(fake: FakeDatafiniti) -> type[BaseHTTPRequestHandler]:
                     _gzip_answer(answer, headers)
             wfile = self.wfile
             if fault is not None and fault.trickle:
-                self.wfile = _Trickling(wfile, fault.trickle, fake._stopping)
+                self.wfile = _Trickling(
+                    wfile, fault.trickle, fake._stopping, whole=int(fault.trickle_body)
+                )
             try:
                 self._write(
                     answer,

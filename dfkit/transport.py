@@ -22,7 +22,9 @@
   past it, and a watchdog shuts the socket of an answer still arriving at it (per-read timeouts
   alone never stop a server that trickles its headers a byte at a time).
   :func:`read_body` reads the answer under the same deadline and a size cap, and
-  :func:`api_error` / :func:`network_error` turn what went wrong into dfkit's typed errors.
+  :func:`api_error` / :func:`network_error` turn what went wrong into dfkit's typed errors
+  (:func:`failure_kind` names a failed request in dfkit's words). :func:`watched_call` is that
+  deadline and watchdog for any block of requests (a result file's download too).
 * :func:`result_files_session` builds the session for pre-signed result-file links (no auth,
   no cookies, ``Accept-Encoding: identity``, every redirect hop checked before it is sent).
 * :func:`is_loopback`, :func:`link_problem`, :func:`origin` and :func:`check_base_url` are the
@@ -38,7 +40,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
@@ -54,6 +56,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
+    HTTPError,
     InvalidHeader,
     MaxRetryError,
     NameResolutionError,
@@ -90,6 +93,7 @@ __all__ = [
     "check_base_url",
     "checked_json",
     "error_for",
+    "failure_kind",
     "is_loopback",
     "link_problem",
     "monotonic",
@@ -102,6 +106,7 @@ __all__ = [
     "retry_policy",
     "send",
     "sleep",
+    "watched_call",
 ]
 
 #: The longest ``Retry-After`` dfkit waits for, in seconds.
@@ -144,6 +149,16 @@ class _Call:
     def wait_limit(self) -> float | None:
         limits = [t for t in (self.deadline, self.retry_deadline) if t is not None]
         return min(limits) if limits else None
+
+    def watch(self, response: requests.Response) -> None:
+        """Let the watchdog also shut the socket ``response``'s body is being read from."""
+        raw = response.raw
+        conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+        if conn is None:
+            return
+        self.waiting.add(conn)
+        if self.expired.is_set():
+            _shut(conn)
 
 
 _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("dfkit_call", default=None)
@@ -520,7 +535,7 @@ def result_files_session(max_retries: int = 5, *, pool_maxsize: int = 10) -> Res
     3
     """
     session = ResultFilesSession()
-    adapter = HTTPAdapter(max_retries=retry_policy(max_retries), pool_maxsize=pool_maxsize)
+    adapter = _Adapter(max_retries=retry_policy(max_retries), pool_maxsize=pool_maxsize)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -615,26 +630,49 @@ def _attempt(
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json"
+    with watched_call(where, deadline, retry_deadline=retry_deadline) as call:
+        try:
+            return session.request(
+                method,
+                url,
+                data=body.value if body is not None else None,
+                headers=headers,
+                auth=auth,
+                timeout=_within(timeout, deadline, where),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            if call.expired.is_set():
+                raise NetworkError(f"no answer before the deadline ({where})") from None
+            raise network_error(exc, where) from None
+
+
+@contextlib.contextmanager
+def watched_call(
+    where: str,
+    deadline: float | None,
+    *,
+    retry_deadline: float | None = None,
+    late: str = "no answer before the deadline",
+) -> Iterator[_Call]:
+    """Run the block as one call that must end by ``deadline`` (a :data:`monotonic` time).
+
+    No retry waits past the deadline, and a watchdog shuts the socket of an answer still
+    arriving at it (headers, and with ``call.watch(response)`` the body too). A failure that
+    the deadline caused is raised as ``NetworkError(f"{late} ({where})")``, chained to it.
+    """
     call = _Call(where, deadline, retry_deadline)
     scope = _CALL.set(call)
     watchdog = _watchdog(call)
     try:
-        return session.request(
-            method,
-            url,
-            data=body.value if body is not None else None,
-            headers=headers,
-            auth=auth,
-            timeout=_within(timeout, deadline, where),
-            stream=True,
-            allow_redirects=False,
-        )
+        yield call
     except _DeadlinePassed as exc:
-        raise NetworkError(f"no answer before the deadline ({where}): {exc}") from None
-    except requests.RequestException as exc:
+        raise NetworkError(f"{late} ({where}): {exc}") from exc
+    except (requests.RequestException, HTTPError, OSError) as exc:
         if call.expired.is_set():
-            raise NetworkError(f"no answer before the deadline ({where})") from None
-        raise network_error(exc, where) from None
+            raise NetworkError(f"{late} ({where})") from exc
+        raise
     finally:
         if watchdog is not None:
             watchdog.cancel()
@@ -849,20 +887,31 @@ def api_error(
 
 def network_error(exc: requests.RequestException, where: str) -> NetworkError:
     """Return the NetworkError for a failed request, naming the failure (never the signature)."""
+    return NetworkError(f"{failure_kind(exc)} ({where}): {redact(str(exc))}")
+
+
+def failure_kind(exc: BaseException) -> str:
+    """Return what went wrong with a request, in dfkit's words (no library text, no URL).
+
+    >>> failure_kind(requests.ReadTimeout()), failure_kind(requests.TooManyRedirects())
+    ('no answer within the read timeout', 'more than 5 redirects')
+    """
+    if isinstance(exc, requests.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
     # Once retries are spent requests wraps urllib3's MaxRetryError in a plain ConnectionError:
     # name the underlying failure.
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)
     if isinstance(reason, NewConnectionError):
-        kind = _reason(None, reason)
-    elif isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
-        kind = "connection timed out"
-    elif isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
-        kind = "no answer within the read timeout"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        kind = "TLS error"
-    elif isinstance(exc, requests.ConnectionError):
-        kind = "connection failed"
-    else:
-        kind = type(exc).__name__
-    return NetworkError(f"{kind} ({where}): {redact(str(exc))}")
+        return _reason(None, reason)
+    if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
+        return "connection timed out"
+    if isinstance(exc, (requests.ReadTimeout, ReadTimeoutError)) or isinstance(
+        reason, ReadTimeoutError
+    ):
+        return "no answer within the read timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(exc, (requests.ConnectionError, ProtocolError, ConnectionError)):
+        return "connection failed"
+    return f"request failed ({type(exc).__name__})"

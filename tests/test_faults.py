@@ -7,15 +7,26 @@ show up as a long sleep instead of hanging the test).
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import dfkit
-from dfkit import Client, DownloadCancelled, DownloadFailed, NetworkError, WaitTimeout, transport
+from dfkit import (
+    Client,
+    DownloadCancelled,
+    DownloadFailed,
+    NetworkError,
+    ResultFetchError,
+    WaitTimeout,
+    fetch,
+    transport,
+)
 from dfkit.cli import build_parser, main
 from dfkit.testing import FakeDatafiniti
 
@@ -64,6 +75,77 @@ def test_gzip_encoded_result_files_are_fetched_whole(slept: list[float]) -> None
 
 
 # --- deadlines -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trickle_body", [False, True], ids=["headers", "body"])
+def test_a_trickling_result_file_fails_at_its_deadline(tmp_path: Path, trickle_body: bool) -> None:
+    with FakeDatafiniti() as fake:
+        d = _completed(fake)
+        fake.inject("/s3/*", status=None, trickle=0.01, trickle_body=trickle_body)
+        started = time.monotonic()
+        with pytest.raises(ResultFetchError, match="deadline") as info:
+            dfkit.fetch_results(d, tmp_path, progress=False, file_deadline=0.5)
+        assert time.monotonic() - started < 3
+    error = info.value.manifest["error"][0]
+    assert "did not arrive within 0.5 s" in error and "5_0.csv from http://127.0.0.1:" in error
+    assert isinstance(info.value.__cause__, NetworkError)
+    assert list(tmp_path.iterdir()) == []  # nothing under the final (or a temporary) name
+
+
+def test_a_result_file_has_a_deadline_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch, "MIN_FILE_DEADLINE", 0.5)  # instead of 10 minutes
+    with FakeDatafiniti() as fake:
+        d = _completed(fake)
+        fake.inject("/s3/*", status=None, trickle=0.01, trickle_body=True)
+        with pytest.raises(ResultFetchError, match=r"did not arrive within 0\.5 s"):
+            dfkit.fetch_results(d, tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_passes_the_file_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeDatafiniti() as fake:
+        source = tmp_path / "downloads.json"
+        source.write_text(json.dumps([_completed(fake)]))
+        fake.inject("/s3/*", status=None, trickle=0.01, trickle_body=True)
+        code = main(
+            ["results", "fetch", str(source), "--dest", str(tmp_path / "d"),
+             "--file-deadline", "0.5", "--no-progress"]
+        )  # fmt: skip
+    assert code != 0 and "did not arrive within 0.5 s" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["results", "fetch", "x", "--dest", "d", "--file-deadline", "0"])
+
+
+def test_a_cut_off_result_file_says_how_much_arrived(tmp_path: Path) -> None:
+    with FakeDatafiniti() as fake:
+        d = _completed(fake)
+        size = len(fake.result_body("5", 0))
+        fake.inject("/s3/*", status=None, truncate=True)
+        with pytest.raises(ResultFetchError) as info:
+            dfkit.fetch_results(d, tmp_path, progress=False)
+    error = info.value.manifest["error"][0]
+    assert f"connection closed after {size // 2:,} of {size:,} bytes (5_0.csv from http" in error
+    assert "Error" not in error and "IncompleteRead" not in error
+    cause = info.value.__cause__  # the file's error, chained to the library's
+    assert cause is not None and type(cause.__cause__).__name__ == "ProtocolError"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_loop_names_the_link(tmp_path: Path) -> None:
+    with FakeDatafiniti() as fake:
+        d = _completed(fake)
+        link = d["results"][0].split("?")[0]
+        fake.inject("/s3/*", status=302, headers={"Location": link + "?again=1"}, times=10)
+        with pytest.raises(ResultFetchError) as info:
+            dfkit.fetch_results(d, tmp_path, progress=False)
+    error = info.value.manifest["error"][0]
+    assert error == f"more than 5 redirects (5_0.csv from {link}?<redacted>)"
+    cause = info.value.__cause__  # the file's error, chained to the library's
+    assert cause is not None and type(cause.__cause__).__name__ == "TooManyRedirects"
 
 
 def test_a_trickling_answer_ends_at_the_deadline() -> None:

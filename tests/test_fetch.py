@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from dfkit import (
+    ArgumentError,
     Client,
     DiskFullError,
     ResultFetchError,
@@ -92,7 +93,7 @@ def test_fetch_from_a_per_result_frame_and_a_client(fake: Any, tmp_path: Path) -
         "12": "skipped",
     }
     assert again["status"].astype(str).tolist() == ["present", "present", "skipped"]
-    with pytest.raises(ValueError, match="per-download frame"):
+    with pytest.raises(ArgumentError, match="a per-download frame carries no result links"):
         fetch_results(per_download, tmp_path)
 
 
@@ -152,12 +153,38 @@ def test_progress_bar_knows_its_total_from_the_start(
 
 
 def test_bad_inputs_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no column 'status'"):
+    with pytest.raises(ArgumentError, match="no column 'status'"):
         fetch_results(pd.DataFrame({"id": ["1"]}), tmp_path)
-    with pytest.raises(ValueError, match="errors must be"):
+    with pytest.raises(ArgumentError, match="errors must be"):
         fetch_results([], tmp_path, errors="warn")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="workers"):
-        fetch_results([], tmp_path, workers=0)
+
+
+@pytest.mark.parametrize(
+    ("downloads", "kwargs", "says"),
+    [
+        (["a"], {}, "downloads: expected download objects, got a str"),
+        (5, {}, "downloads: expected a downloads frame"),
+        ([], {"workers": 0}, "workers must be >= 1, got 0"),
+        ([], {"errors": "bogus"}, "errors must be 'raise' or 'ignore', not 'bogus'"),
+        ([], {"max_file_bytes": -1}, "max_file_bytes must be >= 1, got -1"),
+        ([], {"file_deadline": 0}, "file_deadline must be a number of seconds > 0, not 0"),
+        ([], {"file_deadline": "1"}, "file_deadline must be a number of seconds"),
+    ],
+)
+def test_a_bad_argument_is_an_argument_error_naming_it(
+    tmp_path: Path, downloads: Any, kwargs: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ArgumentError, match=says):
+        fetch_results(downloads, tmp_path, **kwargs)
+
+
+def test_a_dest_that_is_a_file_is_an_argument_error(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    for dest in (tmp_path / "f", tmp_path / "f" / "sub"):
+        with pytest.raises(ArgumentError, match=f"dest '{re.escape(str(dest))}' is not a folder"):
+            fetch_results([], dest)
+    with pytest.raises(ArgumentError, match="dest must be a folder path, not int"):
+        fetch_results([], 5)  # type: ignore[arg-type]
 
 
 def test_server_errors_are_retried(fake: Any, tmp_path: Path) -> None:
@@ -317,6 +344,11 @@ S3_ERROR = (
         ("JSON", "<html><title>Hotel Wi-Fi login</title>", "text/html", "Hotel Wi-Fi login"),
         ("CSV", "\n\n<!DOCTYPE html><html>Sign in", "text/plain", "HTML or XML"),
         ("JSON", "[1, 2]", "application/json", "does not start with a JSON object"),
+        ("CSV", "Access Denied", "text/plain", "13 bytes of text with no line break ('Access"),
+        ("CSV", "Access Denied\n", "text/plain", "not a CSV header of field names ('Access"),
+        ("CSV", "Sorry, this link has expired.\r\n", "text/plain", "not a CSV header"),
+        ("CSV", "\ufeffid,name", "text/csv", "no line break"),
+        ("JSON", "Access Denied", "text/plain", "does not start with a JSON object"),
     ],
 )
 def test_a_200_body_that_is_not_the_file_fails_and_is_not_saved(
@@ -332,6 +364,15 @@ def test_a_200_body_that_is_not_the_file_fails_and_is_not_saved(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         f"61_0.{'csv' if fmt == 'CSV' else 'txt'}"
     ]
+
+
+@pytest.mark.parametrize(
+    "body", ["id,name\n", "\ufeffid,name\r\n1,a\r\n", '"id","ean / upc"\n1,2\n', "keys\nx\n"]
+)
+def test_a_csv_with_a_header_line_is_accepted(fake: Any, tmp_path: Path, body: str) -> None:
+    d = fake.add_download(_download("62", 1))
+    fake.inject("/s3/*", status=None, body=body, content_type="text/plain")
+    assert fetch_results(d, tmp_path, progress=False)["status"].tolist() == ["downloaded"]
 
 
 def test_real_files_pass_the_body_check(fake: Any, tmp_path: Path) -> None:
