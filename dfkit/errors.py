@@ -5,7 +5,8 @@ kind of failure::
 
     DfkitError                      anything dfkit raises
     ├── ArgumentError               a bad argument (``freq="X"``, a non-frame); names it
-    │   └── InputNotFoundError      an input file or folder that does not exist (FileNotFoundError)
+    │   ├── InputNotFoundError      an input file or folder that does not exist (FileNotFoundError)
+    │   └── InputIsDirectoryError   a directory where an input file is expected (IsADirectoryError)
     ├── SchemaError                 input records that do not fit the downloads schema
     ├── ResultFileError             a result file that cannot be read (names file and line)
     ├── ResultFetchError            one or more result files failed to download
@@ -47,6 +48,7 @@ __all__ = [
     "DownloadCancelled",
     "DownloadFailed",
     "ExportError",
+    "InputIsDirectoryError",
     "InputNotFoundError",
     "MissingDependencyError",
     "NetworkError",
@@ -90,6 +92,22 @@ class InputNotFoundError(ArgumentError, FileNotFoundError):
 
     def __str__(self) -> str:
         return f"{self.strerror}: {self.filename}"
+
+
+class InputIsDirectoryError(ArgumentError, IsADirectoryError):
+    """Raised when a directory is given where an input file is expected; the message names it.
+
+    An ``IsADirectoryError`` too (``errno`` ``EISDIR``, ``filename`` set).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(f"is a directory, not a file: {os.fspath(path)}")
+        self.errno = errno.EISDIR
+        self.strerror = "is a directory, not a file"
+        self.filename = os.fspath(path)
+
+    def __str__(self) -> str:
+        return f"{self.filename} is a directory, not a file"
 
 
 class SchemaError(DfkitError, ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import math
 import os
 import re
@@ -36,7 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dfkit._words import count
-from dfkit.errors import ArgumentError, DfkitWarning, InputNotFoundError, SchemaError
+from dfkit.errors import (
+    ArgumentError,
+    DfkitWarning,
+    InputIsDirectoryError,
+    InputNotFoundError,
+    SchemaError,
+)
 from dfkit.schema import (
     COLUMNS,
     STATUSES,
@@ -210,6 +217,65 @@ def _parse_json(raw: bytes | bytearray | memoryview, where: str) -> Any:
         raise SchemaError(f"cannot parse {where} as JSON: {exc}") from None
 
 
+def _check_utf8(raw: bytes | bytearray | memoryview, problems: _Problems) -> None:
+    """Raise a SchemaError naming each string of JSON ``raw`` that is not valid UTF-8."""
+    data = raw if isinstance(raw, bytes) else bytes(raw)
+    if data.isascii():
+        return
+    try:
+        data.decode()
+    except UnicodeDecodeError as exc:
+        found = _bad_utf8(data.decode(errors="surrogateescape"), problems)
+        if not found:  # outside the records, or not JSON text either: the byte offset
+            problems.add(
+                None, "", repr(data[exc.start : exc.end]), f"invalid UTF-8 at byte {exc.start:,}"
+            )
+        problems.raise_if_any()
+
+
+def _bad_utf8(text: str, problems: _Problems) -> bool:
+    """Add a problem for each record string of ``text`` holding undecodable bytes; any found?"""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        data = data["records"]
+    if not isinstance(data, list):
+        return False
+    found = False
+
+    def walk(i: int, field: str, value: Any) -> None:
+        nonlocal found
+        if isinstance(value, str) and not _encodes(value):
+            problems.add(i, field, value.encode(errors="surrogateescape"), "invalid UTF-8")
+            found = True
+        elif isinstance(value, list):
+            for k, v in enumerate(value):
+                walk(i, f"{field}[{k}]", v)
+        elif isinstance(value, dict):
+            for key, v in value.items():
+                if not _encodes(key):
+                    raw_key = key.encode(errors="surrogateescape")
+                    key = repr(raw_key)
+                    problems.add(i, f"{field}.{key}" if field else key, raw_key, "invalid UTF-8")
+                    found = True
+                walk(i, f"{field}.{key}" if field else key, v)
+
+    for i, record in enumerate(data):
+        walk(i, "", record)
+    return found
+
+
+def _encodes(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate standing for an undecodable byte)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decode(
     raw: bytes | bytearray | memoryview, where: str, problems: _Problems
 ) -> tuple[Getter, int]:
@@ -217,7 +283,11 @@ def _decode(
     try:
         top = _decoder().decode(raw)
     except msgspec.DecodeError:  # a value no rule accepts, or not JSON: the problem-collecting pass
+        _check_utf8(raw, problems)
         return _records(_parse_json(raw, where), problems)
+    # The typed decode checks the UTF-8 of the strings it decodes, not of the results it keeps
+    # undecoded (msgspec.Raw) nor of the fields it skips: check the whole input once.
+    _check_utf8(raw, problems)
     structs: list[Any] = top if isinstance(top, list) else top.records
     return _struct_getter(structs), len(structs)
 
@@ -266,7 +336,7 @@ def _read(data: Any, problems: _Problems) -> tuple[Getter, int]:
         except FileNotFoundError:
             raise InputNotFoundError(path) from None
         except IsADirectoryError:
-            raise ArgumentError(f"data: {path} is a directory, not a JSON file") from None
+            raise InputIsDirectoryError(path) from None
         return _decode(raw, path, problems)
     return _records(data, problems)
 
@@ -819,7 +889,7 @@ def _input(data: Any, client: Client | None) -> tuple[Any, str]:
     """
     if data is not None:
         if client is not None:
-            raise TypeError("pass either data or client=, not both")
+            raise ArgumentError("data, client: pass either data or client=, not both")
         if isinstance(data, (str, os.PathLike)):
             return data, f"file {os.fsdecode(data)}"
         return data, "downloads given"

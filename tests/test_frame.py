@@ -665,3 +665,61 @@ def test_a_bad_link_in_bytes_is_reported(bad: str) -> None:
     [(index, field, _)] = problems_of(raw, per="result")
     assert (index, field) == (1, "results[0]")
     assert downloads_frame(raw)["num_results"].tolist() == [1, 1]  # per download: only counted
+
+
+# ---------------------------------------------------------------------------- invalid UTF-8
+
+
+@pytest.mark.parametrize("per", ["download", "result"])
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'[{"id":"a","results":["https://a/\xff.csv"]}]', "records[0].results[0]"),
+        (
+            b'[{"id":"a"},{"id":"b","results":["u",{"url":"https://\xc3"}]}]',
+            "records[1].results[1].url",
+        ),
+        (b'{"records":[{"id":"a","results":["u"]},{"id":"\xfe"}]}', "records[1].id"),
+        (b'[{"id":"a","other":"\xff"}]', "records[0].other"),  # a field no column reads
+        (b'[{"id":"a","results":"x\xff"}]', "records[0].results"),  # with a bad value as well
+    ],
+)
+def test_invalid_utf8_is_a_schema_error_naming_where(per: Any, raw: bytes, where: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        downloads_frame(raw, per=per)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{where}: invalid UTF-8"), first
+    assert where.split(".", 1)[1] in info.value.problems.field.tolist()
+
+
+def test_invalid_utf8_outside_the_records_names_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(b'{"records":[{"id":"a"}],"\xff":1}')
+    for per in ("download", "result"):
+        with pytest.raises(SchemaError, match=r"^data: invalid UTF-8 at byte 25"):
+            downloads_frame(path, per=per)  # type: ignore[arg-type]
+
+
+def test_valid_utf8_links_still_read() -> None:
+    df = downloads_frame('[{"id":"a","results":["https://a/é.csv"]}]'.encode(), per="result")
+    assert df.url.tolist() == ["https://a/é.csv"]
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def test_a_directory_is_an_is_a_directory_error_naming_it(tmp_path: Path) -> None:
+    for data in (tmp_path, str(tmp_path)):
+        with pytest.raises(dfkit.InputIsDirectoryError, match=str(tmp_path)) as info:
+            downloads_frame(data)
+        assert isinstance(info.value, IsADirectoryError)
+        assert isinstance(info.value, dfkit.ArgumentError)
+        assert info.value.filename == str(tmp_path)
+
+
+def test_data_and_client_together_is_an_argument_error() -> None:
+    with dfkit.Client(token="t", base_url="http://127.0.0.1:9") as client:
+        with pytest.raises(dfkit.ArgumentError, match="^data, client: pass either"):
+            downloads_frame([], client=client)
+        with pytest.raises(dfkit.ArgumentError, match="^data, client: pass either"):
+            downloads_frames([], client=client)
