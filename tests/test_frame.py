@@ -719,7 +719,7 @@ def test_a_directory_is_an_is_a_directory_error_naming_it(tmp_path: Path) -> Non
 
 def test_data_and_client_together_is_an_argument_error() -> None:
     with dfkit.Client(token="t", base_url="http://127.0.0.1:9") as client:
-        with pytest.raises(dfkit.ArgumentError, match="^data, client: pass either"):
+        with pytest.raises(dfkit.ArgumentError, match=r"^data, client: pass either"):
             downloads_frame([], client=client)
-        with pytest.raises(dfkit.ArgumentError, match="^data, client: pass either"):
+        with pytest.raises(dfkit.ArgumentError, match=r"^data, client: pass either"):
             downloads_frames([], client=client)
