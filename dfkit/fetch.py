@@ -14,10 +14,9 @@ import contextlib
 import json
 import os
 import re
-import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -382,7 +381,8 @@ class _Fetcher:
         self._lock = threading.Lock()
         self._refresh_locks: dict[str, threading.Lock] = {}
         self._fresh: dict[str, list[str | _Unusable] | str] = {}
-        self._in_flight: set[requests.Response] = set()
+        #: The calls in progress (``transport.watched_call``), which ``halt`` ends at once.
+        self._in_flight: list[Any] = []
         self._fetched = 0
         #: Set when the caller is interrupted: downloads in flight stop at their next chunk.
         self.stop = threading.Event()
@@ -424,9 +424,9 @@ class _Fetcher:
         """Stop every download: none starts, and those in flight drop their connection."""
         self.stop.set()
         with self._lock:
-            responses = list(self._in_flight)
-        for r in responses:
-            _hang_up(r)
+            calls = list(self._in_flight)
+        for call in calls:
+            call.expire()
 
     def run(self, job: _Job) -> _Job:
         assert job.url is not None and job.path is not None and job.result_index is not None
@@ -502,7 +502,10 @@ class _Fetcher:
         # Until the headers say the file's size, the shortest default deadline applies.
         allowed = self.file_deadline or MIN_FILE_DEADLINE
         try:
-            with watched_call(where, start + allowed, late=_late(allowed)):
+            with (
+                watched_call(where, start + allowed, late=_late(allowed)) as call,
+                self._tracked(call),
+            ):
                 r = self.session.get(url, stream=True, timeout=self.timeout)
         except requests.RequestException as e:  # a failure the deadline did not cause
             raise DfkitError(f"{failure_kind(e)} ({where})") from e
@@ -511,15 +514,23 @@ class _Fetcher:
                 length = r.headers.get("Content-Length", "")
                 size = int(length) if length.isdigit() else None
                 allowed = file_deadline_for(size, self.max_file_bytes)
-            with self._lock:
-                self._in_flight.add(r)
-            try:
-                with watched_call(where, start + allowed, late=_late(allowed)) as call:
-                    call.watch(r)
+            with watched_call(where, start + allowed, late=_late(allowed)) as call:
+                call.watch(r)
+                with self._tracked(call):
                     return self._save(r, url, path, where, call.expired)
-            finally:
-                with self._lock:
-                    self._in_flight.discard(r)
+
+    @contextlib.contextmanager
+    def _tracked(self, call: Any) -> Iterator[None]:
+        """Keep ``call`` where ``halt`` can end it, for the duration of the block."""
+        with self._lock:
+            self._in_flight.append(call)
+        try:
+            if self.stop.is_set():
+                call.expire()
+            yield
+        finally:
+            with self._lock:
+                self._in_flight.remove(call)
 
     def _save(
         self,
@@ -628,15 +639,6 @@ def _limit_hint(limit: int) -> str:
         f"max_file_bytes={limit:,} (a body that expands this far is likely a compression "
         "bomb; pass a larger max_file_bytes to accept it)"
     )
-
-
-def _hang_up(r: requests.Response) -> None:
-    """Shut the response's socket, so a thread blocked reading it wakes up at once."""
-    conn = getattr(r.raw, "_connection", None) or getattr(r.raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _destination(dest: str | os.PathLike[str]) -> Path:

@@ -150,6 +150,12 @@ class _Call:
         limits = [t for t in (self.deadline, self.retry_deadline) if t is not None]
         return min(limits) if limits else None
 
+    def expire(self) -> None:
+        """End the call now: shut every connection it waits on (the watchdog, at the deadline)."""
+        self.expired.set()
+        for conn in list(self.waiting):
+            _shut(conn)
+
     def watch(self, response: requests.Response) -> None:
         """Let the watchdog also shut the socket ``response``'s body is being read from."""
         raw = response.raw
@@ -683,13 +689,7 @@ def _watchdog(call: _Call) -> threading.Timer | None:
     """Start a timer that cuts the call's waits for an answer at its deadline."""
     if call.deadline is None:
         return None
-
-    def expire() -> None:
-        call.expired.set()
-        for conn in list(call.waiting):
-            _shut(conn)
-
-    timer = threading.Timer(max(0.0, call.deadline - monotonic()), expire)
+    timer = threading.Timer(max(0.0, call.deadline - monotonic()), call.expire)
     timer.daemon = True
     timer.start()
     return timer
