@@ -33,6 +33,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from dfkit.vocabulary import DATA_TYPES
+
 __all__ = [
     "DATA_TYPES",
     "FIELDS",
@@ -47,8 +49,6 @@ __all__ = [
 ]
 
 Kind = Literal["string", "float", "integer", "boolean", "timestamp", "records"]
-#: Datafiniti's data types, in the order the catalog lists them.
-DATA_TYPES = ("business", "product", "property", "people")
 #: Every timestamp of a record: UTC, microseconds.
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 

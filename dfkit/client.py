@@ -57,6 +57,12 @@ from dfkit.redaction import (
     shown_url,
     unregister_secret,
 )
+from dfkit.vocabulary import (
+    CANCELLED_STATUSES,
+    DATA_TYPE_ENDPOINTS,
+    DATA_TYPE_SPELLINGS,
+    IN_FLIGHT_STATUSES,
+)
 
 __all__ = [
     "BASE_URL_ENV",
@@ -75,28 +81,6 @@ DEFAULT_MAX_BODY_BYTES = 2 * 1024**3
 TOKEN_ENV = "DATAFINITI_API_TOKEN"
 BASE_URL_ENV = "DATAFINITI_API_URL"
 
-#: Statuses of a download still being prepared, as the API spells them (trimmed, lower-cased),
-#: each with the word a downloads frame uses for it. ``Client.wait`` polls only while it sees one.
-IN_FLIGHT_STATUSES: dict[str, str] = {
-    "queued": "queued",
-    "in_progress": "in_progress",
-    "in progress": "in_progress",
-    "running": "in_progress",
-    "started": "in_progress",
-}
-#: Statuses of a cancelled download (both spellings are seen).
-CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})
-
-_DATA_TYPES = {
-    "business": "businesses",
-    "businesses": "businesses",
-    "product": "products",
-    "products": "products",
-    "property": "properties",
-    "properties": "properties",
-    "people": "people",
-    "person": "people",
-}
 _FORMATS = ("JSON", "CSV")
 _TOKEN_HINT = f"check the token ({TOKEN_ENV}) or log in again"
 
@@ -165,7 +149,7 @@ class Client:
         self.session = session if session is not None else requests.Session()
         if self._owns_session:
             self.session.headers["User-Agent"] = transport.USER_AGENT
-        posts = ["auth"] + [f"{plural}/search" for plural in sorted(set(_DATA_TYPES.values()))]
+        posts = ["auth"] + [f"{plural}/search" for plural in sorted(DATA_TYPE_ENDPOINTS.values())]
         transport.mount_retries(self.session, self.base_url + "/", max_retries, post_paths=posts)
 
         #: The session for result-file links: the same retry policy, no auth, no cookies.
@@ -318,9 +302,9 @@ class Client:
         ...     d["status"], d["data_type"], d["format"], d["results"]
         ('queued', 'business', 'CSV', [])
         """
-        plural = _DATA_TYPES.get(str(data_type).strip().lower())
+        plural = DATA_TYPE_SPELLINGS.get(str(data_type).strip().lower())
         if plural is None:
-            known = ", ".join(sorted(_DATA_TYPES))
+            known = ", ".join(sorted(DATA_TYPE_SPELLINGS))
             raise ArgumentError(f"data_type must be one of {known}; got {data_type!r}")
         if not isinstance(query, str) or not query.strip():
             raise ArgumentError("query must be a non-empty string")

@@ -24,7 +24,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -55,6 +55,7 @@ from dfkit.schema import (
     columns,
     dtype,
 )
+from dfkit.vocabulary import STATUS_ALIASES
 
 if TYPE_CHECKING:
     from dfkit.client import Client
@@ -63,7 +64,6 @@ __all__ = ["DownloadsFrames", "downloads_frame", "downloads_frames"]
 
 _INT64_MAX = 2**63 - 1
 _INT_STRING = re.compile(r"[+-]?\d+")
-_STATUS_ALIASES = {"running": "in_progress", "started": "in_progress", "in progress": "in_progress"}
 _NO_RESULT = (None,)
 #: Bad values listed in a SchemaError's message (all of them are in ``.problems``).
 MAX_LISTED = 20
@@ -458,7 +458,7 @@ def _text(values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bo
     return out
 
 
-def _label(raw: str, aliases: dict[str, str] | None) -> str | None:
+def _label(raw: str, aliases: Mapping[str, str] | None) -> str | None:
     """The category a raw label means: trimmed, lower-cased, aliases applied; '' is missing."""
     norm = raw.strip().lower()
     if not norm:
@@ -494,7 +494,7 @@ def _categories(
     name: str,
     fields: Fields,
     problems: _Problems,
-    aliases: dict[str, str] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> tuple[pd.Categorical, dict[str, int]]:
     """Normalise labels (trim, lower-case, aliases) and code them; unknown ones appended.
 
@@ -803,7 +803,7 @@ def _convert(
 ) -> Any:
     """Return column ``c`` from its source values, as its schema dtype says."""
     if c.is_category:
-        aliases = _STATUS_ALIASES if c.name == "status" else None
+        aliases = STATUS_ALIASES if c.name == "status" else None
         categorical, counts = _categories(values, c.name, fields, problems, aliases)
         if c.name == "status":
             unknown.update(counts)

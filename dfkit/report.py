@@ -69,6 +69,7 @@ from dfkit.plots import (
     status_color,
     status_label,
 )
+from dfkit.schema import ROW_LABELS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -80,8 +81,8 @@ __all__ = ["FILES", "Report", "build_report", "format_value", "write_report"]
 #: Every file a report directory can hold and what it is, in the order they are written;
 #: a chart is written only when its section is on the page.
 FILES: dict[str, str] = {
-    "downloads.parquet": "one row per download",
-    "results.parquet": "one row per result file (downloads without files keep one row)",
+    "downloads.parquet": ROW_LABELS["download"],
+    "results.parquet": ROW_LABELS["result"],
     "downloads_over_time.png": "downloads per period, stacked by status",
     "records_cumulative.png": "records requested, running total",
     "credits_over_time.png": "credits spent per period",

@@ -21,6 +21,10 @@ import pandas as pd
 import pyarrow as pa
 
 from dfkit.errors import ArgumentError
+from dfkit.vocabulary import DATA_TYPE_ENDPOINTS, DATA_TYPES, STATUSES
+
+# STATUSES (``running`` and ``started`` read as ``in_progress``) and DATA_TYPES are categories:
+# unknown values are appended in alphabetical order.
 
 __all__ = [
     "COLUMNS",
@@ -56,15 +60,6 @@ ROW_LABELS: dict[str, str] = {
     "result": "one row per result file (downloads without files keep one row)",
 }
 
-#: The four statuses, in lifecycle order. ``running`` and ``started`` are read as ``in_progress``.
-STATUSES: tuple[str, ...] = ("queued", "in_progress", "completed", "cancelled")
-#: The API's data types, each with the plural its search endpoint is named by
-#: (``POST /businesses/search``).
-DATA_TYPE_ENDPOINTS: Mapping[str, str] = MappingProxyType(
-    {"business": "businesses", "product": "products", "property": "properties", "people": "people"}
-)
-#: Known ``data_type`` values; unknown ones are appended in alphabetical order.
-DATA_TYPES: tuple[str, ...] = tuple(DATA_TYPE_ENDPOINTS)
 #: Known ``format`` values (lower-cased); unknown ones are appended in alphabetical order.
 FORMATS: tuple[str, ...] = ("csv", "json")
 

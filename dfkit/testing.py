@@ -90,14 +90,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 import orjson
 from requests.structures import CaseInsensitiveDict
 
+from dfkit.vocabulary import DATA_TYPE_ENDPOINTS
+
 __all__ = ["FakeDatafiniti", "RecordedRequest"]
 
-_PLURALS = {
-    "businesses": "business",
-    "products": "product",
-    "properties": "property",
-    "people": "people",
-}
+_PLURALS = {plural: data_type for data_type, plural in DATA_TYPE_ENDPOINTS.items()}
 _API_PREFIX = "/v4"
 _S3_PREFIX = "/s3/"
 _CACHE_BYTES = 64 * 1024 * 1024
