@@ -460,9 +460,10 @@ def summary(df: pd.DataFrame) -> pd.Series:
     Entries: ``downloads``, ``result_files``, ``records`` (``num_records`` summed),
     ``records_completed`` (of completed downloads), ``share_completed`` (share of downloads
     that completed; 0.0 when there are none), ``first_created``, ``last_created`` and, when
-    the frame has ``updated_at``, ``median_completion_time`` (``updated_at - created_at`` over
-    completed downloads). Missing values are ``NaT``; ``result_files`` is ``<NA>`` when the
-    frame has neither ``result_index``/``url`` nor ``num_results``.
+    the frame has ``updated_at``, ``median_completion_time`` (the median of
+    :func:`completion_times`, so never negative). Missing values are ``NaT``;
+    ``result_files`` is ``<NA>`` when the frame has neither ``result_index``/``url`` nor
+    ``num_results``.
 
     >>> import dfkit
     >>> df = dfkit.downloads_frame([
@@ -508,6 +509,6 @@ def summary(df: pd.DataFrame) -> pd.Series:
         "last_created": created.max() if created.notna().any() else pd.NaT,
     }
     if "updated_at" in downloads.columns:
-        took = (downloads["updated_at"] - created)[completed].dropna()
+        took = completion_times(downloads)  # an update before the start is no duration
         entries["median_completion_time"] = took.median() if len(took) else pd.NaT
     return pd.Series(entries, dtype="object", name="summary")

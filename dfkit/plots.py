@@ -93,13 +93,20 @@ def status_label(status: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def format_duration(value: pd.Timedelta) -> str:
+def format_duration(value: pd.Timedelta | np.timedelta64 | float) -> str:
     """Return a duration as people read it, to the minute beyond an hour: ``1 h 36 min``.
+
+    ``value`` is a Timedelta or a number of seconds; beyond a year it reads in years, so the
+    9,998 years from year 1 to 9999 (past the reach of a nanosecond ``pd.Timedelta``) show too.
 
     >>> format_duration(pd.Timedelta(seconds=96)), format_duration(pd.Timedelta(hours=50))
     ('1 min 36 s', '2 days 2 h')
+    >>> format_duration(400 * 86400.0), format_duration(315537897599.0)
+    ('1.1 years', '9,999 years')
     """
-    seconds = round(value.total_seconds())
+    if isinstance(value, (pd.Timedelta, np.timedelta64)):
+        value = pd.Timedelta(value).total_seconds()  # keeps the value's own unit: no overflow
+    seconds = round(float(value))
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -110,7 +117,8 @@ def format_duration(value: pd.Timedelta) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     if days >= 365:
-        return f"{days:,} days"
+        years = (days + hours / 24) / 365.2425  # the Gregorian year
+        return f"{years:.1f} years" if years < 10 else f"{round(years):,} years"
     return f"{days} days {hours} h" if hours else f"{days} days"
 
 
@@ -476,7 +484,7 @@ def plot_completion_times(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         color="#1f2328",
         linestyle="--",
         linewidth=1.4,
-        label=f"Median {format_duration(pd.Timedelta(seconds=median))}",
+        label=f"Median {format_duration(median)}",
     )
     ax.set_xlabel(f"Time from start to completion ({unit})")
     ax.set_xlim(left=0)

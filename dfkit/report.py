@@ -76,7 +76,7 @@ if TYPE_CHECKING:
 
     from dfkit.client import Client
 
-__all__ = ["FILES", "Report", "build_report", "format_value", "write_report"]
+__all__ = ["FILES", "Report", "build_report", "format_value", "unsigned", "write_report"]
 
 #: Every file a report directory can hold and what it is, in the order they are written;
 #: a chart is written only when its section is on the page.
@@ -146,6 +146,22 @@ def format_value(name: str, value: Any) -> str:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return f"{value:,}" if float(value).is_integer() else f"{value:,.2f}"
     return str(value)
+
+
+def unsigned(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with each ``url`` cut before its query string: the link without its signature.
+
+    A result file's link is pre-signed (``?X-Amz-Signature=...``, valid for days): whoever holds
+    it can fetch the paid file. The report directory is meant to be forwarded, so its Parquet
+    files keep only where each file was; ``dfkit export`` keeps the full links.
+
+    >>> df = pd.DataFrame({"url": ["https://b.s3.amazonaws.com/1.csv?X-Amz-Signature=ab"]})
+    >>> unsigned(df)["url"].tolist()
+    ['https://b.s3.amazonaws.com/1.csv']
+    """
+    if "url" not in df.columns:
+        return df
+    return df.assign(url=df["url"].str.replace(r"[?#].*", "", regex=True))
 
 
 def _day(value: Any) -> str:
@@ -259,8 +275,8 @@ class Report:
         folder = Path(out)
         _check_replaceable(folder)
         with atomic_dir(folder) as tmp:
-            to_parquet(self.per_download, tmp / "downloads.parquet")
-            to_parquet(self.per_result, tmp / "results.parquet")
+            to_parquet(unsigned(self.per_download), tmp / "downloads.parquet")
+            to_parquet(unsigned(self.per_result), tmp / "results.parquet")
             for name, data in self.images.items():
                 (tmp / name).write_bytes(data)
             (tmp / "report.html").write_text(page_html, encoding="utf-8")
@@ -630,11 +646,37 @@ def _data_type_section(r: Report) -> Section | None:
     )
 
 
+def _backwards(r: Report) -> int:
+    """Return how many completed downloads were last updated before they started."""
+    df = r.per_download
+    if "updated_at" not in df.columns:
+        return 0
+    done = (df["status"] == "completed").fillna(False).to_numpy(dtype=bool)
+    timed = (df["created_at"].notna() & df["updated_at"].notna()).to_numpy(dtype=bool)
+    return int((done & timed).sum()) - len(r.completion)
+
+
 def _completion_section(r: Report) -> Section | None:
     took = r.completion
+    backwards = _backwards(r)
+    left_out: list[Part] = []
+    if backwards:
+        left_out.append(
+            Note(
+                [
+                    f"Left out: {_plural(backwards, 'completed download')} whose last update (",
+                    Code("updated_at"),
+                    ") is earlier than " + ("its" if backwards == 1 else "their") + " start (",
+                    Code("created_at"),
+                    "), so the two times give no duration.",
+                ]
+            )
+        )
     if not len(took) or "completion_times.png" not in r.images:
-        return None
-    q = {p: pd.Timedelta(took.quantile(p)) for p in (0.25, 0.5, 0.75, 0.9)}  # type: ignore[arg-type]
+        return Section("completion", "Time to complete", left_out) if left_out else None
+    # Seconds as floats: a nanosecond Timedelta stops at 292 years, years 1 to 9999 do not.
+    seconds = took.dt.total_seconds()
+    q = {p: float(seconds.quantile(p)) for p in (0.25, 0.5, 0.75, 0.9)}
     rows = [
         ["Median", format_duration(q[0.5])],
         [
@@ -642,7 +684,10 @@ def _completion_section(r: Report) -> Section | None:
             f"{format_duration(q[0.25])} to {format_duration(q[0.75])}",
         ],
         ["9 in 10 within", format_duration(q[0.9])],
-        ["Fastest, slowest", f"{format_duration(took.min())}, {format_duration(took.max())}"],
+        [
+            "Fastest, slowest",
+            f"{format_duration(float(seconds.min()))}, {format_duration(float(seconds.max()))}",
+        ],
         ["Completed downloads measured", _count(len(took))],
     ]
     return Section(
@@ -660,6 +705,7 @@ def _completion_section(r: Report) -> Section | None:
                     "), over completed downloads.",
                 ]
             ),
+            *left_out,
         ],
     )
 
@@ -686,7 +732,11 @@ def _page(r: Report) -> Page:
                 "The data behind this page is in the same directory, with every chart as a PNG "
                 "file; ",
                 Code("dfkit.read_parquet(path)"),
-                " restores each table with its dtypes:",
+                " restores each table with its dtypes. Result file links are kept without "
+                "their signature (the query string), so forwarding this directory gives no one "
+                "the paid files; ",
+                Code("dfkit export"),
+                " keeps the full links:",
             ]
         )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -353,6 +354,29 @@ def test_summary(frame: pd.DataFrame) -> None:
     assert s["first_created"] == pd.Timestamp("2025-03-04T10:00", tz="UTC")
     assert s["last_created"] == pd.Timestamp("2025-03-17", tz="UTC")
     assert s["median_completion_time"] == pd.Timedelta(minutes=10)
+
+
+def test_summary_median_leaves_out_updates_before_the_start() -> None:
+    df = downloads_frame(
+        [
+            {"id": "a", "status": "completed", "num_records": 1, "created_at": "2025-01-02",
+             "updated_at": "2025-01-01T06:00:00Z"},
+            {"id": "b", "status": "completed", "num_records": 1, "created_at": "2025-01-02",
+             "updated_at": "2025-01-02T06:00:00Z"},
+        ]
+    )  # fmt: skip
+    assert summary(df)["median_completion_time"] == pd.Timedelta(hours=6)
+    assert pd.isna(summary(df.iloc[:1])["median_completion_time"])  # none left: no median
+
+
+def test_summary_and_completion_times_span_years_1_to_9999() -> None:
+    df = downloads_frame(
+        [{"id": "a", "status": "completed", "num_records": 1,
+          "created_at": "0001-01-01T00:00:00Z", "date_updated": "9999-12-31T23:59:59Z"}]
+    )  # fmt: skip
+    seconds = (datetime(9999, 12, 31, 23, 59, 59) - datetime(1, 1, 1)).total_seconds()
+    assert dfkit.completion_times(df).dt.total_seconds().tolist() == [seconds]
+    assert pd.Timedelta(summary(df)["median_completion_time"]).total_seconds() == seconds
 
 
 def test_summary_per_download_and_per_result_agree(sample: dict[str, pd.DataFrame]) -> None:

@@ -247,3 +247,15 @@ def test_makes_a_figure_without_ax_and_never_shows(
     ax = plot_records_over_time(df)
     assert ax.figure is not None
     assert plt.get_fignums()
+
+
+def test_completion_times_from_year_1_to_9999() -> None:
+    from dfkit.plots import format_duration, plot_completion_times
+
+    df = dfkit.downloads_frame(
+        [{"id": "a", "status": "completed", "num_records": 1,
+          "created_at": "0001-01-01T00:00:00Z", "date_updated": "9999-12-31T23:59:59Z"}]
+    )  # fmt: skip
+    ax = plot_completion_times(df, ax=Figure().subplots())  # past a nanosecond Timedelta
+    assert "Median 9,999 years" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert format_duration(pd.Timedelta(days=400)) == format_duration(400 * 86400.0) == "1.1 years"

@@ -84,9 +84,20 @@ def test_parquet_files_restore_both_frames(sample_report: Path) -> None:
     pd.testing.assert_frame_equal(
         read_parquet(folder / "downloads.parquet"), dfkit.downloads_frame(sample, per="download")
     )
+    per_result = dfkit.downloads_frame(sample, per="result")
+    unsigned_urls = per_result["url"].str.split("?", n=1).str[0].astype(per_result["url"].dtype)
     pd.testing.assert_frame_equal(
-        read_parquet(folder / "results.parquet"), dfkit.downloads_frame(sample, per="result")
+        read_parquet(folder / "results.parquet"), per_result.assign(url=unsigned_urls)
     )
+
+
+def test_no_signed_link_in_the_forwardable_directory(sample_report: Path) -> None:
+    assert "X-Amz-Signature" in json.dumps(dfkit.sample_downloads())  # the sample is signed
+    for path in sample_report.parent.iterdir():
+        data = path.read_bytes()
+        assert b"X-Amz-" not in data and b"Signature" not in data, path.name
+    visible = text_of(sample_report.read_text(encoding="utf-8"))
+    assert "without their signature" in visible
 
 
 def test_sample_page_tells_the_story_in_order(sample_report: Path) -> None:
@@ -139,6 +150,10 @@ EDGE_CASES: dict[str, Any] = {
              date_updated="9999-12-31T02:00:00Z"),
         dict(dfkit.sample_downloads()[0], date_started="9999-06-30T00:00:00Z"),
     ],
+    "created in year 1, updated in 9999": lambda: [
+        {"id": "a", "status": "completed", "num_records": 1,
+         "created_at": "0001-01-01T00:00:00Z", "date_updated": "9999-12-31T23:59:59Z"}
+    ],
     "$x$ in a status": lambda: downloads(status=r"$\frac{x$"),
 }  # fmt: skip
 
@@ -147,7 +162,8 @@ EDGE_CASES: dict[str, Any] = {
 def test_edge_inputs_give_a_well_formed_page(case: str, tmp_path: Path) -> None:
     data = EDGE_CASES[case]()
     for d in data:  # the sample's own spellings would win over the edited ones
-        d.pop("created_at", None), d.pop("updated_at", None)
+        if "date_started" in d:
+            d.pop("created_at", None), d.pop("updated_at", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dfkit.DfkitWarning)  # unknown statuses
         report = build_report(data, source=case)
@@ -167,8 +183,28 @@ def test_edge_inputs_give_a_well_formed_page(case: str, tmp_path: Path) -> None:
     if case == "years 1 and 9999":
         assert report.period == "year"
         assert "<td>0001</td>" in page and "<td>9999</td>" in page
+    if case == "created in year 1, updated in 9999":
+        assert "9,999 years Median time to complete" in " ".join(text_of(page).split())
     if case == "$x$ in a status":
         assert html.escape(r"$\frac{x$") in page
+
+
+def test_an_update_before_the_start_is_left_out_and_said(tmp_path: Path) -> None:
+    data = [
+        {"id": "a", "status": "completed", "num_records": 1, "created_at": "2025-01-02",
+         "updated_at": "2025-01-01T06:00:00Z"},
+        {"id": "b", "status": "completed", "num_records": 1, "created_at": "2025-01-02",
+         "updated_at": "2025-01-02T06:00:00Z"},
+    ]  # fmt: skip
+    visible = " ".join(text_of(write_report(data, tmp_path / "r").read_text("utf-8")).split())
+    assert not re.search(r"[-−]\s?\d[\d,.]* (s|min|h|days?|years?)\b", visible)
+    assert "6 h Median time to complete" in visible
+    assert "Left out: 1 completed download whose last update ( updated_at ) is earlier" in visible
+    # Every completed download backwards: no figures, but the page still says why.
+    report = build_report(data[:1])
+    visible = " ".join(text_of(report.html).split())
+    assert "Median time to complete" not in visible and "completion_times.png" not in report.images
+    assert "Left out: 1 completed download" in visible
 
 
 def test_empty_downloads_give_a_short_page(tmp_path: Path) -> None:
