@@ -105,8 +105,10 @@ def format_duration(value: pd.Timedelta | np.timedelta64 | float) -> str:
     ('1.1 years', '9,999 years')
     """
     if isinstance(value, (pd.Timedelta, np.timedelta64)):
-        value = pd.Timedelta(value).total_seconds()  # keeps the value's own unit: no overflow
-    seconds = round(float(value))
+        total = pd.Timedelta(value).total_seconds()  # keeps the value's own unit: no overflow
+    else:
+        total = float(value)
+    seconds = round(total)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)

@@ -161,7 +161,8 @@ def unsigned(df: pd.DataFrame) -> pd.DataFrame:
     """
     if "url" not in df.columns:
         return df
-    return df.assign(url=df["url"].str.replace(r"[?#].*", "", regex=True))
+    cut: pd.DataFrame = df.assign(url=df["url"].str.replace(r"[?#].*", "", regex=True))
+    return cut
 
 
 def _day(value: Any) -> str:
