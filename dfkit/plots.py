@@ -316,7 +316,7 @@ def _plot_over_time(
     _period_axis(ax, pd.DatetimeIndex(frame.index), freq)
     if width > 0.8:  # wide bars at either end stay whole
         ax.set_xlim(-width / 2 - 0.1, len(x) - 1 + width / 2 + 0.1)
-    if what == "downloads":
+    if what in ("downloads", "records"):  # whole numbers: no 0, 0, 1, 1 ticks for a total of 1
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _thousands(ax.yaxis)
     ax.set_ylim(bottom=0)
@@ -448,7 +448,13 @@ def plot_breakdown(
     return ax
 
 
-_DURATION_UNITS = (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0))
+_DURATION_UNITS = (
+    ("years", 365.2425 * 86400),
+    ("days", 86400.0),
+    ("hours", 3600.0),
+    ("minutes", 60.0),
+    ("seconds", 1.0),
+)
 
 
 def plot_completion_times(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:

@@ -258,4 +258,8 @@ def test_completion_times_from_year_1_to_9999() -> None:
     )  # fmt: skip
     ax = plot_completion_times(df, ax=Figure().subplots())  # past a nanosecond Timedelta
     assert "Median 9,999 years" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xlabel() == "Time from start to completion (years)"
+    ax = dfkit.plot_records_over_time(df, cumulative=True, ax=Figure().subplots())
+    ticks = [t for t in ax.get_yticks() if 0 <= t <= 1]
+    assert ticks == [0, 1]  # a total of 1 record: whole-number ticks, not 0, 0.2, ... shown 0, 0
     assert format_duration(pd.Timedelta(days=400)) == format_duration(400 * 86400.0) == "1.1 years"
