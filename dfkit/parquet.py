@@ -43,7 +43,14 @@ from dfkit._version import __version__
 from dfkit.errors import ArgumentError, DiskFullError, ExportError
 from dfkit.schema import COLUMN_BY_NAME, Column, frame_per
 
-__all__ = ["METADATA_KEY", "read_parquet", "to_parquet"]
+__all__ = [
+    "DATASET_FILES",
+    "METADATA_KEY",
+    "check_target",
+    "is_parquet_dataset",
+    "read_parquet",
+    "to_parquet",
+]
 
 #: The Parquet key-value metadata key holding dfkit's JSON object.
 METADATA_KEY = "dfkit"
@@ -158,20 +165,68 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
     return pa.Table.from_arrays(arrays, names=raw.column_names).replace_schema_metadata(metadata)
 
 
-def _is_dfkit_dataset(path: Path) -> bool:
-    try:
-        return _dataset_schema(path) is not None
-    except ExportError:
-        return False
+#: Files a Parquet dataset directory holds besides its ``*.parquet`` parts.
+DATASET_FILES = frozenset({COMMON_METADATA, "_metadata"})
 
 
-def _check_target(path: Path, dataset: bool) -> None:
+def is_parquet_dataset(path: Path) -> bool:
+    """Return whether directory ``path`` holds only a Parquet dataset (parts, hive folders).
+
+    That is what dfkit's dataset writers leave there: ``*.parquet`` files, ``_common_metadata``
+    or ``_metadata``, inside ``name=value`` folders; anything else makes it someone's folder.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "status=completed").mkdir(), (d / "status=completed" / "part-0.parquet").touch()
+    >>> is_parquet_dataset(d), is_parquet_dataset(d.parent)
+    (True, False)
+    """
+    for entry in path.iterdir():
+        if entry.is_symlink():
+            return False
+        if entry.is_dir():
+            if "=" not in entry.name or not is_parquet_dataset(entry):
+                return False
+        elif not (entry.suffix == ".parquet" or entry.name in DATASET_FILES):
+            return False
+    return True
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_target(
+    path: Path, *, dataset: bool, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
+    """Return None when a writer may replace ``path``; else raise :class:`ExportError`.
+
+    Refused: a directory as a file's target; as a dataset's, a non-empty directory that is
+    not a Parquet dataset (see :func:`is_parquet_dataset`: a previous output); and a target
+    that is, or holds, one of ``inputs`` (the files being read).
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "thesis.docx").write_text("years of work")
+    >>> check_target(d, dataset=True)
+    Traceback (most recent call last):
+    ...
+    dfkit.errors.ExportError: ... is a non-empty directory that is not a dfkit Parquet dataset; ...
+    """
+    real = Path(os.path.realpath(path))
+    for item in inputs:
+        source = Path(os.path.realpath(item))
+        if _within(source, real):
+            raise ExportError(
+                f"{path}: the output would replace the input {os.fspath(item)}; "
+                f"write it somewhere else"
+            )
     if path.is_dir() and not path.is_symlink():
         if not dataset:
             raise ExportError(
                 f"{path} is a directory; pass partition_by to replace a dataset, or remove it"
             )
-        if any(path.iterdir()) and not _is_dfkit_dataset(path):
+        if any(path.iterdir()) and not is_parquet_dataset(path):
             raise ExportError(
                 f"{path} is a non-empty directory that is not a dfkit Parquet dataset; "
                 f"refusing to replace it"
@@ -210,7 +265,7 @@ def to_parquet(
         raise ArgumentError(f"df: to_parquet expects a DataFrame, got {type(df).__name__}")
     target = Path(path)
     parts = _partition_columns(df, partition_by)
-    _check_target(target, dataset=bool(parts))
+    check_target(target, dataset=bool(parts))
     derived: list[str] = []
     frame = df
     if parts:

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from dfkit._atomic import atomic_dir, atomic_file
 from dfkit.catalog import is_records
 from dfkit.errors import ArgumentError, ResultFileError
+from dfkit.parquet import check_target
 from dfkit.resultfiles import (
     BLOCK_BYTES,
     DOWNLOAD_ID,
@@ -39,6 +40,7 @@ from dfkit.resultfiles import (
     FileFormat,
     PathsOrDir,
     discover,
+    download_id_of,
     file_format,
     read_result_batches,
     result_schema,
@@ -49,7 +51,9 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 __all__ = [
+    "KEEP_ORDER",
     "arrow_to_frame",
+    "check_download_ids",
     "check_grain",
     "grain_schema",
     "partition_columns",
@@ -71,6 +75,11 @@ SAMPLE_BYTES = BLOCK_BYTES
 #: holds everything anyway, reads ``READERS`` files at once.
 QUEUED = 1
 READERS = 2
+#: ``pads.write_dataset`` options that keep the rows in input order in every partition:
+#: ``preserve_order`` since pyarrow 20, a single writing thread before it.
+KEEP_ORDER: dict[str, bool] = (
+    {"preserve_order": True} if int(pa.__version__.split(".")[0]) >= 20 else {"use_threads": False}
+)
 
 _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.string(): pd.StringDtype("pyarrow"),
@@ -485,8 +494,14 @@ def results_to_parquet(
     files = discover(paths_or_dir, format=fmt)
     sizes = [p.stat().st_size for p in files]
     scanned = sum(s for p, s in zip(files, sizes, strict=True) if (fmt or file_format(p)) == "json")
-    bar = _progress_bar(progress, sum(sizes))
     target = Path(out)
+    check_target(target, dataset=partition_by is not None, inputs=files)
+    if partition_by is not None:
+        check_download_ids(
+            [p.name for p in files],
+            [partition_by] if isinstance(partition_by, str) else partition_by,
+        )
+    bar = _progress_bar(progress, sum(sizes))
     try:
         # The first block of each JSON file names its fields almost always; a field first seen
         # later is caught while writing, and then the files are scanned whole and written again.
@@ -526,6 +541,31 @@ def partition_columns(partition_by: str | list[str], schema: pa.Schema) -> list[
         if pa.types.is_nested(schema.field(name).type):
             raise ArgumentError(f"partition_by: column {name!r} holds lists or objects")
     return parts
+
+
+def check_download_ids(names: list[str], partition_by: list[str]) -> None:
+    """Return None when every file gives a ``download_id`` to partition by; else raise.
+
+    A dataset partitioned by a column that is null throughout cannot be read back (pyarrow
+    finds no type for ``download_id=__HIVE_DEFAULT_PARTITION__``), so it is never written.
+
+    >>> check_download_ids(["847070_0.csv"], ["download_id"])
+    >>> check_download_ids(["data.csv"], ["download_id"])
+    Traceback (most recent call last):
+    ...
+    dfkit.errors.ArgumentError: partition_by='download_id': data.csv has no download id in ...
+    """
+    if DOWNLOAD_ID not in partition_by:
+        return
+    missing = [n for n in names if download_id_of(n) is None]
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise ArgumentError(
+            f"partition_by='download_id': {', '.join(missing[:3])}{more} "
+            f"{'has' if len(missing) == 1 else 'have'} no download id in the file name; "
+            f"name result files <download id>_<n>.<ext> (as fetch_results does, "
+            f"e.g. 847070_0.csv), or partition by another column"
+        )
 
 
 def _write(
@@ -570,6 +610,7 @@ def _write(
             max_rows_per_group=1 << 17,
             max_partitions=1 << 20,
             existing_data_behavior="overwrite_or_ignore",
+            **KEEP_ORDER,
         )
     return target
 

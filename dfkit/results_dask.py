@@ -34,7 +34,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from dfkit._atomic import atomic_dir
-from dfkit.errors import MissingDependencyError, ResultFileError
+from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
+from dfkit.parquet import DATASET_FILES, check_target
 from dfkit.resultfiles import (
     MAX_EXPANSION,
     FileFormat,
@@ -47,8 +48,10 @@ from dfkit.resultfiles import (
     result_schema,
 )
 from dfkit.results import (
+    KEEP_ORDER,
     ROW_GROUP_BYTES,
     arrow_to_frame,
+    check_download_ids,
     check_grain,
     grain_schema,
     partition_columns,
@@ -433,6 +436,7 @@ def _write_part(
         max_rows_per_group=1 << 17,
         max_partitions=1 << 20,
         existing_data_behavior="overwrite_or_ignore",
+        **KEEP_ORDER,
     )
 
 
@@ -447,6 +451,29 @@ def _row_groups(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterato
             pending, size = [], 0
     if pending:
         yield pa.Table.from_batches(pending, schema=schema)
+
+
+def _check_target(fs: AbstractFileSystem, root: str, inputs: list[str]) -> None:
+    """Raise ExportError when writing ``root`` would replace inputs or someone's files."""
+    if _is_local(fs):
+        check_target(Path(root), dataset=True, inputs=[f for f in inputs if not is_url(f)])
+        return
+    prefix = root.rstrip("/") + "/"
+    for item in inputs:
+        if is_url(item) and _filesystem(item, None)[1].startswith(prefix):
+            raise ExportError(f"{root}: the output would replace the input {item}")
+    if not fs.isdir(root):
+        return
+    for found in fs.find(root):
+        name = posixpath.basename(found)
+        folders = posixpath.dirname(found[len(prefix) :]).split("/")
+        if not (name.endswith(".parquet") or name in DATASET_FILES) or not all(
+            "=" in f for f in folders if f
+        ):
+            raise ExportError(
+                f"{root} holds files that are not a Parquet dataset ({found}); "
+                f"refusing to replace it"
+            )
 
 
 @contextlib.contextmanager
@@ -510,7 +537,9 @@ def results_to_parquet_dask(
         storage_options=storage_options,
     )
     columns = partition_columns(partition_by, reading.out_schema) if partition_by else []
+    check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
     fs, root = _filesystem(out, storage_options)
+    _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
     with atomic_fs_dir(fs, root) as tmp:
         tasks = [
             dask.delayed(_write_part, pure=False)(part, i, reading, fs, tmp, columns)

@@ -343,6 +343,56 @@ def test_partitioned_dataset(tmp_path: Path) -> None:
         results_to_parquet(folder, tmp_path / "x", partition_by="nope")
 
 
+def test_refuses_to_replace_inputs_or_someone_elses_folder(tmp_path: Path) -> None:
+    folder = _mixed_folder(tmp_path / "in")
+    (folder / "thesis.docx").write_text("years of work")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(dfkit.ExportError, match="replace the input"):
+        results_to_parquet(folder, folder, partition_by="download_id")
+    with pytest.raises(dfkit.ExportError, match="replace the input"):
+        results_to_parquet(folder / "1_0.csv", folder / "1_0.csv")
+    with pytest.raises(dfkit.ExportError, match="replace the input"):
+        results_to_parquet(folder / "1_0.csv", tmp_path, partition_by="download_id")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.docx").write_text("years of work")
+    with pytest.raises(dfkit.ExportError, match="not a dfkit Parquet dataset"):
+        results_to_parquet(folder, home, partition_by="download_id")
+    with pytest.raises(dfkit.ExportError, match=f"{home} is a directory"):
+        results_to_parquet(folder, home)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert (home / "thesis.docx").read_text() == "years of work"
+    # A previous output (and an empty folder) is replaced.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    results_to_parquet(folder, empty, partition_by="download_id")
+    results_to_parquet(folder, empty, partition_by="download_id")
+    assert pads.dataset(empty, partitioning="hive").count_rows() == 5
+
+
+def test_partition_by_download_id_needs_ids_in_the_names(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "products.csv").write_text("id\nA\n")
+    (tmp_path / "in" / "7_0.csv").write_text("id\nB\n")
+    with pytest.raises(dfkit.ArgumentError, match=r"products\.csv has no download id.*<n>"):
+        results_to_parquet(tmp_path / "in", tmp_path / "ds", partition_by="download_id")
+    assert not (tmp_path / "ds").exists()
+    out = results_to_parquet(
+        tmp_path / "in" / "7_0.csv", tmp_path / "ds", partition_by="download_id"
+    )
+    assert pd.read_parquet(out)["id"].tolist() == ["B"]
+
+
+def test_partitioned_dataset_keeps_the_file_order(tmp_path: Path) -> None:
+    rows = "".join(f'{{"id": "r{i}", "name": "{"x" * 200}"}}\n' for i in range(3000))
+    (tmp_path / "5_0.txt").write_text(rows)
+    (tmp_path / "5_1.txt").write_text(rows.replace('"r', '"s'))
+    for _ in range(3):
+        out = results_to_parquet(tmp_path, tmp_path / "ds", partition_by="download_id")
+        ids = pq.read_table(out / "download_id=5").column("id").to_pylist()
+        assert ids == [f"r{i}" for i in range(3000)] + [f"s{i}" for i in range(3000)]
+
+
 def test_progress_bar_counts_the_input_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

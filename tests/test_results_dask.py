@@ -264,6 +264,27 @@ def test_to_parquet_dask_partitions_like_local(
         results_to_parquet(mixed, tmp_path / "x", partition_by="nope", engine="dask")
 
 
+def test_to_parquet_dask_refuses_inputs_and_foreign_folders(
+    on_cluster: Any, mixed: Path, tmp_path: Path
+) -> None:
+    from dfkit import ArgumentError, ExportError
+
+    (mixed / "thesis.docx").write_text("years of work")
+    with pytest.raises(ExportError, match="replace the input"):
+        results_to_parquet(mixed, mixed, engine="dask")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not a dfkit Parquet dataset"):
+        results_to_parquet(mixed, home, partition_by="download_id", engine="dask")
+    assert (mixed / "thesis.docx").exists() and (home / "notes.txt").exists()
+    (mixed / "products.csv").write_text(_CSV_A)
+    with pytest.raises(ArgumentError, match=r"products\.csv has no download id"):
+        results_to_parquet(mixed, tmp_path / "ds", partition_by="download_id", engine="dask")
+    out = results_to_parquet(mixed, tmp_path / "plain", engine="dask")
+    results_to_parquet(mixed, out, engine="dask")  # its own previous output is replaced
+
+
 def test_to_parquet_dask_failure_leaves_the_old_output(
     on_cluster: Any, mixed: Path, tmp_path: Path
 ) -> None:
