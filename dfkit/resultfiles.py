@@ -361,14 +361,18 @@ class _BadValue(Exception):
         super().__init__(path)
         self.path, self.value, self.expected = path, value, expected
 
-    def error(self, name: str, where: str = "") -> ResultFileError:
+    def error(
+        self, name: str, where: str = "", line: int | None = None, more: int = 0
+    ) -> ResultFileError:
         shown = repr(self.value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
+        others = f" (and {more} more bad value{'s' if more > 1 else ''})" if more else ""
         return ResultFileError(
-            f"{name}: {where}{self.path}: {shown} is not {self.expected} (the field catalog "
-            f"types {self.path!r} as {arrow_type(self.path)})",
+            f"{name}: {where}{self.path}: {shown} is not {self.expected}{others} (the field "
+            f"catalog types {self.path!r} as {arrow_type(self.path)})",
             path=name,
+            line=line,
         )
 
 
@@ -749,6 +753,44 @@ def _csv_columns(
     return out
 
 
+def _csv_bad_values(
+    batch: pa.RecordBatch, schema: pa.Schema, plan: dict[str, list[str]]
+) -> tuple[int, _BadValue, int]:
+    """Return (row, error, how many more) for a batch with bad values: found cell by cell."""
+    bad: list[tuple[int, _BadValue]] = []
+    for key, cols in plan.items():
+        one = {key: cols}
+        try:
+            _csv_columns(batch, schema, one)
+            continue
+        except _BadValue:
+            pass
+        for i in range(batch.num_rows):
+            try:
+                _csv_columns(batch.slice(i, 1), schema, one)
+            except _BadValue as e:
+                bad.append((i, e))
+    i, first = min(bad, key=lambda b: b[0])
+    return i, first, len(bad) - 1
+
+
+def _csv_line(
+    source: Source, name: str, encoding: str, max_expansion: float, record: int
+) -> int | None:
+    """Return the line (as an editor counts) where CSV record ``record`` starts, if reopenable."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+        text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8", newline="")
+        reader = csv.reader(text)
+        end = 0
+        for k, _ in enumerate(reader):
+            if k == record:
+                return end + 1
+            end = reader.line_num
+    return None
+
+
 def _quote_problem(
     source: Source, name: str, encoding: str, max_expansion: float
 ) -> ResultFileError | None:
@@ -887,10 +929,12 @@ def _csv_batches(
                     read = position
                 try:
                     yield _csv_columns(batch, schema, plan)
-                except _BadValue as bad:
-                    raise bad.error(
-                        name, f"rows {rows + 2}-{rows + batch.num_rows + 1}: "
-                    ) from None
+                except _BadValue:
+                    i, bad, more = _csv_bad_values(batch, schema, plan)
+                    record = rows + i + 1  # the header is record 0
+                    line = _csv_line(source, name, encoding, max_expansion, record)
+                    where = f"line {line}: " if line else f"record {record}: "
+                    raise bad.error(name, where, line, more) from None
                 rows += batch.num_rows
 
 
@@ -1076,9 +1120,8 @@ def _json_batches(
                 rows = _parse_lines(name, first_line, block)
                 try:
                     yield _slow_columns(rows, schema, name)
-                except _BadValue as bad:
-                    where = f"lines {first_line}-{first_line + block.count(chr(10).encode())}: "
-                    raise bad.error(name, where if first_line else "") from None
+                except _BadValue:
+                    raise _json_bad_values(rows, schema, name, first_line, block) from None
                 except _UnknownField as u:
                     raise FieldNotInSchema(
                         f"{name}: field {u.path!r} is not in the schema (it was built from part "
@@ -1086,6 +1129,25 @@ def _json_batches(
                         path=name,
                         field=u.path,
                     ) from None
+
+
+def _json_bad_values(
+    rows: list[dict[str, Any]], schema: pa.Schema, name: str, first_line: int, block: bytes
+) -> ResultFileError:
+    """The error for a block with bad values: the first one's line, and how many more."""
+    lines = [first_line + i for i, line in enumerate(block.split(b"\n")) if line.strip()]
+    bad: list[tuple[int, _BadValue]] = []
+    for lineno, row in zip(lines, rows, strict=True):
+        for f in schema:
+            if f.name in row and f.name not in (DOWNLOAD_ID, SOURCE_FILE):
+                try:
+                    _py(row[f.name], f.type, f.name)
+                except _BadValue as e:
+                    bad.append((lineno, e))
+    lineno, first = bad[0]
+    if not first_line:
+        return first.error(name, more=len(bad) - 1)
+    return first.error(name, f"line {lineno}: ", lineno, len(bad) - 1)
 
 
 def _json_block(block: bytes, schema: pa.Schema) -> dict[str, pa.Array]:

@@ -309,8 +309,9 @@ def read_results(
     ``grain="reviews"`` (or any nested list the files have) gives one row per element instead,
     with the record's ``id``. ``encoding`` reads files that are not UTF-8 (``"cp1252"``);
     ``max_expansion`` caps how many times its size a ``.gz`` file may expand. ``dtype``
-    converts top-level columns afterwards (a mapping, or one dtype for all). A malformed line
-    raises :class:`~dfkit.ResultFileError` with the file and line number.
+    converts top-level columns afterwards (a mapping of existing columns, or one dtype for
+    all; to integers only when no value changes). A malformed line or a bad value raises
+    :class:`~dfkit.ResultFileError` with the file and line number.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -370,19 +371,41 @@ def arrow_to_frame(table: pa.Table, dtype: Any = None) -> pd.DataFrame:
     frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
     for name, target in _overrides(dtype, list(frame.columns)).items():
         try:
-            frame[name] = frame[name].astype(target)
-        except (ValueError, TypeError) as e:
+            converted = frame[name].astype(target)
+        except (ValueError, TypeError, OverflowError) as e:
             raise ResultFileError(
                 f"column {name!r} cannot be converted to {target!r}: {e}"
             ) from None
+        _check_lossless(name, frame[name], converted, target)
+        frame[name] = converted
     return frame
+
+
+def _check_lossless(name: str, before: pd.Series, after: pd.Series, target: Any) -> None:
+    """Raise ResultFileError when a conversion of numbers to integers changed a value."""
+    if not pd.api.types.is_numeric_dtype(before) or not pd.api.types.is_integer_dtype(after):
+        return
+    old = before.astype("Float64")
+    changed = old.notna() & (after.astype("Float64") != old).fillna(True)
+    if changed.any():
+        first = old[changed].iloc[0]
+        raise ResultFileError(
+            f"column {name!r} cannot be converted to {target!r} without losing values: "
+            f"{first} would become {after[changed].iloc[0]} ({int(changed.sum())} values change)"
+        )
 
 
 def _overrides(dtype: Any, names: list[str]) -> dict[str, Any]:
     if dtype is None:
         return {}
     if isinstance(dtype, Mapping):
-        return {n: t for n, t in dtype.items() if n in names}
+        unknown = [n for n in dtype if n not in names]
+        if unknown:
+            raise ArgumentError(
+                f"dtype: no column {unknown[0]!r} in the result files (columns: "
+                f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})"
+            )
+        return dict(dtype)
     return dict.fromkeys(names, dtype)
 
 

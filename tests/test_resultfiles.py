@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from dfkit import read_results, results_to_parquet
+from dfkit import ResultFileError, read_results, results_to_parquet
 from dfkit.catalog import TIMESTAMP
 from dfkit.resultfiles import read_result_batches, result_schema
 
@@ -214,3 +214,20 @@ def test_real_property_answer_to_parquet_reads_back(tmp_path: Path) -> None:
     out = results_to_parquet(_real("property_search_response_rawdata.json"), tmp_path / "p.parquet")
     assert pq.read_table(out).num_rows == 50
     _ = io
+
+
+def test_a_bad_value_names_its_own_line_and_counts_the_others(tmp_path: Path) -> None:
+    (tmp_path / "l_1.txt").write_text(
+        '{"latitude": 1}\n{"latitude": "north"}\n{"latitude": 2}\n\n'
+        '{"latitude": "south", "longitude": "x"}\n'
+    )
+    with pytest.raises(ResultFileError, match=r"^l_1\.txt: line 2: latitude: 'north' is not "
+                       r"a number \(and 2 more bad values\)") as info:  # fmt: skip
+        read_results(tmp_path / "l_1.txt")
+    assert info.value.line == 2
+    # CSV: the line an editor shows, past a value spanning two lines.
+    (tmp_path / "c_1.csv").write_text('name,latitude\n"two\nlines",1\nb,north\nc,3\nd,south\n')
+    with pytest.raises(ResultFileError, match=r"^c_1\.csv: line 4: latitude: 'north' is not "
+                       r"a number \(and 1 more bad value\)") as info:  # fmt: skip
+        read_results(tmp_path / "c_1.csv")
+    assert info.value.line == 4

@@ -142,8 +142,14 @@ def test_values_that_do_not_fit_their_type_name_the_field(tmp_path: Path) -> Non
 
 def test_dtype_overrides(tmp_path: Path) -> None:
     (tmp_path / "1_0.csv").write_text("zip,n\n02134,1\n78701,2\n")
-    df = read_results(tmp_path, dtype={"zip": "Int64", "missing": int})
+    df = read_results(tmp_path, dtype={"zip": "Int64"})
     assert df["zip"].tolist() == [2134, 78701]
+    with pytest.raises(dfkit.ArgumentError, match="dtype: no column 'missing'"):
+        read_results(tmp_path, dtype={"zip": "Int64", "missing": int})
+    (tmp_path / "1_0.csv").write_text("latitude,n\n44.10,1\n300.5,2\n")
+    with pytest.raises(ResultFileError, match=r"column 'latitude'.*losing values: 44\.1 "):
+        read_results(tmp_path, dtype={"latitude": "int8"})
+    assert read_results(tmp_path, dtype={"n": "int8"})["n"].tolist() == [1, 2]
     with pytest.raises(ResultFileError, match="column 'n'"):
         read_results(tmp_path, dtype={"n": "datetime64[ns]"})
 
