@@ -45,6 +45,8 @@ __all__ = [
     "catalog_markdown",
     "field",
     "guess_kind",
+    "is_records",
+    "record_struct",
     "split_rule",
 ]
 

@@ -156,7 +156,7 @@ def _table(rows: Sequence[Sequence[str]], *, header: Sequence[str] | None = None
     return lines
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from dfkit.plots import status_label
     from dfkit.report import build_report
     from dfkit.sample import sample_path
@@ -208,7 +208,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fetch(args: argparse.Namespace) -> int:
+def _cmd_fetch(args: argparse.Namespace) -> int:
     import orjson
 
     from dfkit._atomic import atomic_file
@@ -226,7 +226,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _cmd_export(args: argparse.Namespace) -> int:
     from dfkit.frame import downloads_frame
     from dfkit.parquet import to_parquet
     from dfkit.schema import ROW_LABELS
@@ -246,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 WAIT_TIMEOUT = 6 * 3600
 
 
-def cmd_wait(args: argparse.Namespace) -> int:
+def _cmd_wait(args: argparse.Namespace) -> int:
     with _client() as client:
         done = client.wait(args.id, timeout=args.timeout, poll_interval=args.poll_interval)
     n_files = len(done.get("results") or [])
@@ -274,7 +274,7 @@ def _downloads_from(data: Any) -> list[Mapping[str, Any]]:
     return data
 
 
-def cmd_results_fetch(args: argparse.Namespace) -> int:
+def _cmd_results_fetch(args: argparse.Namespace) -> int:
     from dfkit.fetch import fetch_results
 
     downloads = _downloads_from(_read_json(args.source))
@@ -326,7 +326,7 @@ def _manifest_lines(manifest: pd.DataFrame, dest: str) -> list[str]:
     return lines
 
 
-def cmd_results_to_parquet(args: argparse.Namespace) -> int:
+def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
     import pyarrow.dataset as pads
 
     from dfkit.results import results_to_parquet
@@ -431,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n"
         "  dfkit report --sample\n"
         "  dfkit report downloads.json --out weekly/ --freq W --open",
-        cmd_report,
+        _cmd_report,
     )
     source = report.add_mutually_exclusive_group()
     source.add_argument("source", nargs="?", metavar="SOURCE", help="JSON file of downloads")
@@ -459,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n"
         "  dfkit fetch --out downloads.json\n"
         "  dfkit fetch --out - | jq length",
-        cmd_fetch,
+        _cmd_fetch,
     )
     fetch.add_argument(
         "--out",
@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  dfkit export downloads.json --out downloads.parquet\n"
         "  dfkit export downloads.json --out results.parquet --per result\n"
         "  dfkit export downloads.json --out by_status/ --partition-by status",
-        cmd_export,
+        _cmd_export,
     )
     export.add_argument("source", metavar="SOURCE", help="JSON file of downloads, - for stdin")
     export.add_argument("--out", required=True, metavar="PATH", help="Parquet file or directory")
@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"passes (default: {WAIT_TIMEOUT // 3600} hours).\n\n"
         "example:\n"
         "  dfkit wait 847070 --timeout 3600",
-        cmd_wait,
+        _cmd_wait,
     )
     wait.add_argument("id", metavar="ID", help="download id")
     wait.add_argument(
@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"when {TOKEN_ENV} is set, an expired link is renewed from the API.\n\n"
         "example:\n"
         "  dfkit fetch --out downloads.json && dfkit results fetch downloads.json --dest data/",
-        cmd_results_fetch,
+        _cmd_results_fetch,
     )
     rfetch.add_argument(
         "source", metavar="SOURCE", help="JSON file of downloads (or one download), - for stdin"
@@ -601,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
         "error.\n\n"
         "example:\n"
         "  dfkit results to-parquet data/ --out records/ --partition-by download_id",
-        cmd_results_to_parquet,
+        _cmd_results_to_parquet,
     )
     rparquet.add_argument("dir", metavar="DIR", help="directory of result files")
     rparquet.add_argument(
