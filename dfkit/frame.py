@@ -25,6 +25,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -656,8 +657,36 @@ def _parse_timestamps(
                 warnings.simplefilter("ignore")
                 coerced = pd.to_datetime(raw[group], format="ISO8601", utc=True, errors="coerce")
             ticks[group] = pd.DatetimeIndex(coerced).as_unit("us").asi8
+    missed = np.flatnonzero(valid & (ticks == np.iinfo(np.int64).min))
+    for i in missed:  # pandas 2.2 parses in nanoseconds: years before 1677 or after 2262 miss
+        micros = _iso_micros(raw[i])
+        if micros is not None:
+            ticks[i] = micros
     result = _utc(ticks)
     return result, np.asarray(result.isna()) & valid
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _iso_micros(text: str) -> int | None:
+    """Microseconds since the epoch of an ISO-8601 ``text`` (UTC when zone-less), or None.
+
+    The exact fallback for what the vectorised parsers miss; it runs only on those values.
+
+    >>> _iso_micros("0001-01-01"), _iso_micros("1970-01-01T00:00:01Z"), _iso_micros("soon")
+    (-62135596800000000, 1000000, None)
+    """
+    s = text.strip().replace(" ", "T", 1)
+    if s[-1:] in ("Z", "z"):
+        s = s[:-1] + "+00:00"
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return (t - _EPOCH) // timedelta(microseconds=1)
 
 
 def _utc(ticks: np.ndarray[Any, np.dtype[np.int64]]) -> pd.arrays.DatetimeArray:
