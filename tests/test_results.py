@@ -426,7 +426,7 @@ def test_a_json_field_first_seen_after_the_sample_is_kept(
     assert table.column("brand").to_pylist()[-1] == "x"
     assert table.column("reviews").to_pylist()[-1] == [
         {
-            **dict.fromkeys(table.schema.field("reviews").type.value_type.names),
+            **dict.fromkeys(f.name for f in table.schema.field("reviews").type.value_type),
             "rating": 1.0,
             "mood": "ok",
         }
