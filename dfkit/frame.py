@@ -283,7 +283,9 @@ def _decode(
     """Return the field getter and record count of JSON ``raw``: typed decode, else orjson's."""
     try:
         top = _decoder().decode(raw)
-    except msgspec.DecodeError:  # a value no rule accepts, or not JSON: the problem-collecting pass
+    # a value no rule accepts, or not JSON: the problem-collecting pass (msgspec before 0.19
+    # raises UnicodeDecodeError for invalid UTF-8 in a string it decodes)
+    except (msgspec.DecodeError, UnicodeDecodeError):
         _check_utf8(raw, problems)
         return _records(_parse_json(raw, where), problems)
     # The typed decode checks the UTF-8 of the strings it decodes, not of the results it keeps
