@@ -23,24 +23,29 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from dfkit._atomic import atomic_dir, atomic_file
-from dfkit.catalog import is_records
-from dfkit.errors import ArgumentError, ResultFileError
+from dfkit.errors import ArgumentError
 from dfkit.parquet import check_target
+from dfkit.records import (
+    KEEP_ORDER,
+    ROW_GROUP_BYTES,
+    arrow_to_frame,
+    check_download_ids,
+    check_grain,
+    grain_schema,
+    partition_columns,
+    to_grain,
+)
 from dfkit.resultfiles import (
     BLOCK_BYTES,
-    DOWNLOAD_ID,
     MAX_EXPANSION,
-    SOURCE_FILE,
     FieldNotInSchema,
     FileFormat,
     PathsOrDir,
     discover,
-    download_id_of,
     file_format,
     read_result_batches,
     result_schema,
@@ -50,24 +55,11 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     from tqdm import tqdm
 
-__all__ = [
-    "KEEP_ORDER",
-    "arrow_to_frame",
-    "check_download_ids",
-    "check_grain",
-    "grain_schema",
-    "partition_columns",
-    "read_results",
-    "results_to_parquet",
-    "to_grain",
-]
+__all__ = ["read_results", "results_to_parquet"]
 
 #: Where the records are converted: this process, or a Dask scheduler (``dfkit[dask]``).
 Engine = Literal["local", "dask"]
 
-#: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
-#: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
-ROW_GROUP_BYTES = 24 << 20
 #: Bytes of each JSON-lines file whose field names make the first schema (see below).
 SAMPLE_BYTES = BLOCK_BYTES
 #: Batches a reader may run ahead of its consumer: with one reader thread while writing
@@ -75,25 +67,6 @@ SAMPLE_BYTES = BLOCK_BYTES
 #: holds everything anyway, reads ``READERS`` files at once.
 QUEUED = 1
 READERS = 2
-#: ``pads.write_dataset`` options that keep the rows in input order in every partition:
-#: ``preserve_order`` since pyarrow 20, a single writing thread before it.
-KEEP_ORDER: dict[str, bool] = (
-    {"preserve_order": True} if int(pa.__version__.split(".")[0]) >= 20 else {"use_threads": False}
-)
-
-_PANDAS_TYPES: dict[pa.DataType, Any] = {
-    pa.string(): pd.StringDtype("pyarrow"),
-    pa.large_string(): pd.StringDtype("pyarrow"),
-    pa.int64(): pd.Int64Dtype(),
-    pa.float64(): pd.Float64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
-
-
-def _pandas_type(t: pa.DataType) -> Any:
-    if pa.types.is_nested(t):
-        return pd.ArrowDtype(t)
-    return _PANDAS_TYPES.get(t)
 
 
 def _check_format(format: str | None) -> FileFormat | None:
@@ -129,59 +102,6 @@ def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any)
             f"{url or 'storage_options='}: fsspec URLs and storage_options need engine='dask'"
         )
     return "local"
-
-
-def check_grain(schema: pa.Schema, grain: str | None) -> str | None:
-    """Return the nested list ``grain`` names in ``schema`` (None for one row per record).
-
-    >>> s = pa.schema([("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
-    >>> check_grain(s, "records"), check_grain(s, "reviews")
-    (None, 'reviews')
-    """
-    if grain in (None, "record", "records"):
-        return None
-    assert grain is not None
-    if schema.get_field_index(grain) < 0 or not is_records(grain):
-        lists = [f.name for f in schema if is_records(f.name)]
-        raise ArgumentError(
-            f"grain must be 'records' or one of the files' nested lists {lists}, not {grain!r}"
-        )
-    return grain
-
-
-def grain_schema(schema: pa.Schema, grain: str) -> pa.Schema:
-    """Return the schema of one row per element of the nested list ``grain``.
-
-    The record's ``id`` (when the files have one) comes first, then the element's fields named
-    ``<grain>.<field>`` as in Datafiniti's CSV, then ``download_id`` and ``source_file``.
-
-    >>> from dfkit.resultfiles import DOWNLOAD_ID
-    >>> s = pa.schema([("id", pa.string()),
-    ...                ("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
-    >>> grain_schema(s, "reviews").names
-    ['id', 'reviews.rating', 'download_id', 'source_file']
-    """
-    element = schema.field(grain).type.value_type
-    fields = [schema.field("id")] if "id" in schema.names else []
-    fields += [pa.field(f"{grain}.{f.name}", f.type) for f in element]
-    fields += [pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
-    return pa.schema(fields)
-
-
-def to_grain(batch: pa.RecordBatch, grain: str) -> pa.RecordBatch:
-    """Return one row per element of ``batch``'s list ``grain`` (see :func:`grain_schema`)."""
-    lists = batch.column(grain)
-    parents = pc.list_parent_indices(lists)
-    elements = pc.list_flatten(lists)
-    schema = grain_schema(batch.schema, grain)
-    arrays = []
-    children = dict(zip([f.name for f in elements.type], elements.flatten(), strict=True))
-    for f in schema:
-        if f.name.startswith(grain + "."):
-            arrays.append(children[f.name[len(grain) + 1 :]])
-        else:
-            arrays.append(batch.column(f.name).take(parents))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -362,53 +282,6 @@ def read_results(
     return arrow_to_frame(table, dtype)
 
 
-def arrow_to_frame(table: pa.Table, dtype: Any = None) -> pd.DataFrame:
-    """Return ``table`` as the DataFrame :func:`read_results` gives (its dtypes, ``dtype=``).
-
-    >>> arrow_to_frame(pa.table({"n": [1, None]})).dtypes.astype(str).to_dict()
-    {'n': 'Int64'}
-    """
-    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
-    for name, target in _overrides(dtype, list(frame.columns)).items():
-        try:
-            converted = frame[name].astype(target)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise ResultFileError(
-                f"column {name!r} cannot be converted to {target!r}: {e}"
-            ) from None
-        _check_lossless(name, frame[name], converted, target)
-        frame[name] = converted
-    return frame
-
-
-def _check_lossless(name: str, before: pd.Series, after: pd.Series, target: Any) -> None:
-    """Raise ResultFileError when a conversion of numbers to integers changed a value."""
-    if not pd.api.types.is_numeric_dtype(before) or not pd.api.types.is_integer_dtype(after):
-        return
-    old = before.astype("Float64")
-    changed = old.notna() & (after.astype("Float64") != old).fillna(True)
-    if changed.any():
-        first = old[changed].iloc[0]
-        raise ResultFileError(
-            f"column {name!r} cannot be converted to {target!r} without losing values: "
-            f"{first} would become {after[changed].iloc[0]} ({int(changed.sum())} values change)"
-        )
-
-
-def _overrides(dtype: Any, names: list[str]) -> dict[str, Any]:
-    if dtype is None:
-        return {}
-    if isinstance(dtype, Mapping):
-        unknown = [n for n in dtype if n not in names]
-        if unknown:
-            raise ArgumentError(
-                f"dtype: no column {unknown[0]!r} in the result files (columns: "
-                f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})"
-            )
-        return dict(dtype)
-    return dict.fromkeys(names, dtype)
-
-
 def _progress_bar(show: bool, total: int) -> tqdm[Any] | None:
     if not show:
         return None
@@ -549,46 +422,6 @@ def results_to_parquet(
     finally:
         if bar is not None:
             bar.close()
-
-
-def partition_columns(partition_by: str | list[str], schema: pa.Schema) -> list[str]:
-    """Return ``partition_by`` as a list, checked against ``schema`` (flat columns only).
-
-    >>> partition_columns("download_id", pa.schema([("download_id", pa.string())]))
-    ['download_id']
-    """
-    parts = [partition_by] if isinstance(partition_by, str) else list(partition_by)
-    for name in parts:
-        if name not in schema.names:
-            raise ArgumentError(f"partition_by: no column {name!r} in the result files")
-        if pa.types.is_nested(schema.field(name).type):
-            raise ArgumentError(f"partition_by: column {name!r} holds lists or objects")
-    return parts
-
-
-def check_download_ids(names: list[str], partition_by: list[str]) -> None:
-    """Return None when every file gives a ``download_id`` to partition by; else raise.
-
-    A dataset partitioned by a column that is null throughout cannot be read back (pyarrow
-    finds no type for ``download_id=__HIVE_DEFAULT_PARTITION__``), so it is never written.
-
-    >>> check_download_ids(["847070_0.csv"], ["download_id"])
-    >>> check_download_ids(["data.csv"], ["download_id"])
-    Traceback (most recent call last):
-    ...
-    dfkit.errors.ArgumentError: partition_by='download_id': data.csv has no download id in ...
-    """
-    if DOWNLOAD_ID not in partition_by:
-        return
-    missing = [n for n in names if download_id_of(n) is None]
-    if missing:
-        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
-        raise ArgumentError(
-            f"partition_by='download_id': {', '.join(missing[:3])}{more} "
-            f"{'has' if len(missing) == 1 else 'have'} no download id in the file name; "
-            f"name result files <download id>_<n>.<ext> (as fetch_results does, "
-            f"e.g. 847070_0.csv), or partition by another column"
-        )
 
 
 def _write(

@@ -36,6 +36,16 @@ import pyarrow.parquet as pq
 from dfkit._atomic import atomic_dir
 from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
 from dfkit.parquet import DATASET_FILES, check_target
+from dfkit.records import (
+    KEEP_ORDER,
+    ROW_GROUP_BYTES,
+    arrow_to_frame,
+    check_download_ids,
+    check_grain,
+    grain_schema,
+    partition_columns,
+    to_grain,
+)
 from dfkit.resultfiles import (
     MAX_EXPANSION,
     FileFormat,
@@ -46,16 +56,6 @@ from dfkit.resultfiles import (
     file_format,
     read_result_batches,
     result_schema,
-)
-from dfkit.results import (
-    KEEP_ORDER,
-    ROW_GROUP_BYTES,
-    arrow_to_frame,
-    check_download_ids,
-    check_grain,
-    grain_schema,
-    partition_columns,
-    to_grain,
 )
 
 if TYPE_CHECKING:
