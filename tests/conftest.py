@@ -67,3 +67,27 @@ def small_disk(tmp_path: Path) -> Any:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+class Clock:
+    """A fake of transport's clock: ``sleep`` moves ``now`` on and records the pause."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Patch transport's clock and sleep: waits take no time and are recorded."""
+    c = Clock()
+    monkeypatch.setattr(transport, "monotonic", c.monotonic)
+    monkeypatch.setattr(transport, "sleep", c.sleep)
+    return c

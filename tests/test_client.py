@@ -5,7 +5,7 @@ The network layer beneath (retries, redirects, errors, limits) is tests/test_tra
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
@@ -16,10 +16,12 @@ from dfkit import (
     DownloadCancelled,
     ResponseError,
     WaitTimeout,
-    transport,
 )
 from dfkit.progress import interactive
 from dfkit.testing import FakeDatafiniti
+
+if TYPE_CHECKING:
+    from conftest import Clock  # the fixture's type (tests/conftest.py)
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -194,27 +196,6 @@ def test_start_download_requires_num_records() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # wait (requests-mock; the clock and the sleep are patched)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(transport, "monotonic", c.monotonic)
-    monkeypatch.setattr(transport, "sleep", c.sleep)
-    return c
 
 
 def _states(*statuses: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,6 +29,9 @@ from dfkit import (
 )
 from dfkit.cli import build_parser, main
 from dfkit.testing import FakeDatafiniti
+
+if TYPE_CHECKING:
+    from conftest import Clock  # the fixture's type (tests/conftest.py)
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -179,27 +182,6 @@ def test_cli_says_what_it_retries(
 
 
 # --- wait ---------------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(transport, "monotonic", c.monotonic)
-    monkeypatch.setattr(transport, "sleep", c.sleep)
-    return c
 
 
 def test_wait_timeout_is_a_deadline_for_retry_after(clock: Clock) -> None:
