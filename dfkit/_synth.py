@@ -1,6 +1,6 @@
 """Realistic synthetic download objects, in the shape the real API returns.
 
-Used to make the bundled sample, to seed the fake server and to generate benchmark inputs.
+Used by ``scripts/make_sample.py`` to make the bundled sample (``dfkit/data``).
 Deterministic for a given seed.
 """
 

@@ -334,7 +334,7 @@ def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine != "dask":
         raise ValueError("--scheduler ADDRESS runs on Dask: add --engine dask")
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    options: dict[str, Any] = {"encoding": args.encoding, "grain": args.grain}
+    options: dict[str, Any] = {"encoding": args.encoding, "per": args.per}
     if args.engine == "dask":
         options["engine"] = "dask"
     else:
@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--partition-by", metavar="COL", help="partition column, e.g. download_id"
     )
     rparquet.add_argument(
-        "--grain",
+        "--per",
         metavar="LIST",
         help="one row per element of a nested list (reviews, prices, ...) instead of per record",
     )

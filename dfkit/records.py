@@ -2,7 +2,7 @@
 
 ``dfkit.results`` (this process) and ``dfkit.results_dask`` (a Dask scheduler) read result files
 through :mod:`dfkit.resultfiles`; what they then do with the records is stated here once: the
-grain (one row per record, or per element of a nested list), the DataFrame a table becomes
+``per=`` (one row per record, or per element of a nested list), the DataFrame a table becomes
 (its dtypes, ``dtype=`` overrides that never lose a value), the partition columns, and the row
 groups and write options of the Parquet they write.
 """
@@ -25,10 +25,10 @@ __all__ = [
     "ROW_GROUP_BYTES",
     "arrow_to_frame",
     "check_download_ids",
-    "check_grain",
-    "grain_schema",
+    "check_per",
+    "element_schema",
     "partition_columns",
-    "to_grain",
+    "to_elements",
 ]
 
 
@@ -59,54 +59,54 @@ def _pandas_type(t: pa.DataType) -> Any:
     return _PANDAS_TYPES.get(t)
 
 
-def check_grain(schema: pa.Schema, grain: str | None) -> str | None:
-    """Return the nested list ``grain`` names in ``schema`` (None for one row per record).
+def check_per(schema: pa.Schema, per: str | None) -> str | None:
+    """Return the nested list ``per`` names in ``schema`` (None for one row per record).
 
     >>> s = pa.schema([("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
-    >>> check_grain(s, "records"), check_grain(s, "reviews")
+    >>> check_per(s, "records"), check_per(s, "reviews")
     (None, 'reviews')
     """
-    if grain in (None, "record", "records"):
+    if per in (None, "record", "records"):
         return None
-    assert grain is not None
-    if schema.get_field_index(grain) < 0 or not is_records(grain):
+    assert per is not None
+    if schema.get_field_index(per) < 0 or not is_records(per):
         lists = [f.name for f in schema if is_records(f.name)]
         raise ArgumentError(
-            f"grain must be 'records' or one of the files' nested lists {lists}, not {grain!r}"
+            f"per must be 'records' or one of the files' nested lists {lists}, not {per!r}"
         )
-    return grain
+    return per
 
 
-def grain_schema(schema: pa.Schema, grain: str) -> pa.Schema:
-    """Return the schema of one row per element of the nested list ``grain``.
+def element_schema(schema: pa.Schema, per: str) -> pa.Schema:
+    """Return the schema of one row per element of the nested list ``per``.
 
     The record's ``id`` (when the files have one) comes first, then the element's fields named
-    ``<grain>.<field>`` as in Datafiniti's CSV, then ``download_id`` and ``source_file``.
+    ``<per>.<field>`` as in Datafiniti's CSV, then ``download_id`` and ``source_file``.
 
     >>> from dfkit.resultfiles import DOWNLOAD_ID
     >>> s = pa.schema([("id", pa.string()),
     ...                ("reviews", pa.list_(pa.struct([("rating", pa.float64())])))])
-    >>> grain_schema(s, "reviews").names
+    >>> element_schema(s, "reviews").names
     ['id', 'reviews.rating', 'download_id', 'source_file']
     """
-    element = schema.field(grain).type.value_type
+    element = schema.field(per).type.value_type
     fields = [schema.field("id")] if "id" in schema.names else []
-    fields += [pa.field(f"{grain}.{f.name}", f.type) for f in element]
+    fields += [pa.field(f"{per}.{f.name}", f.type) for f in element]
     fields += [pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
     return pa.schema(fields)
 
 
-def to_grain(batch: pa.RecordBatch, grain: str) -> pa.RecordBatch:
-    """Return one row per element of ``batch``'s list ``grain`` (see :func:`grain_schema`)."""
-    lists = batch.column(grain)
+def to_elements(batch: pa.RecordBatch, per: str) -> pa.RecordBatch:
+    """Return one row per element of ``batch``'s list ``per`` (see :func:`element_schema`)."""
+    lists = batch.column(per)
     parents = pc.list_parent_indices(lists)
     elements = pc.list_flatten(lists)
-    schema = grain_schema(batch.schema, grain)
+    schema = element_schema(batch.schema, per)
     arrays = []
     children = dict(zip([f.name for f in elements.type], elements.flatten(), strict=True))
     for f in schema:
-        if f.name.startswith(grain + "."):
-            arrays.append(children[f.name[len(grain) + 1 :]])
+        if f.name.startswith(per + "."):
+            arrays.append(children[f.name[len(per) + 1 :]])
         else:
             arrays.append(batch.column(f.name).take(parents))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -4,7 +4,7 @@ A download's data is in its result files (CSV, or newline-delimited JSON ``.txt`
 10,000 records each; :func:`dfkit.fetch.fetch_results` fetches them::
 
     read_results("data/")               -> every record (+ download_id, source_file)
-    read_results("data/", grain="reviews") -> one row per review, with the record's id
+    read_results("data/", per="reviews") -> one row per review, with the record's id
     results_to_parquet("data/", "x.parquet") -> Parquet file or hive dataset, in constant memory
 
 Both read the files through :mod:`dfkit.resultfiles` and type every field by the field
@@ -34,10 +34,10 @@ from dfkit.records import (
     ROW_GROUP_BYTES,
     arrow_to_frame,
     check_download_ids,
-    check_grain,
-    grain_schema,
+    check_per,
+    element_schema,
     partition_columns,
-    to_grain,
+    to_elements,
 )
 from dfkit.resultfiles import (
     BLOCK_BYTES,
@@ -80,7 +80,7 @@ def _check_format(format: str | None) -> FileFormat | None:
     raise ArgumentError(f"format must be 'csv', 'json' or None, not {format!r}")
 
 
-# --- grain --------------------------------------------------------------------------------------
+# --- per --------------------------------------------------------------------------------------
 
 
 def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any) -> Engine:
@@ -113,7 +113,7 @@ def _batches(
     *,
     format: FileFormat | None,
     encoding: str,
-    grain: str | None,
+    per: str | None,
     max_expansion: float,
     on_bytes: Callable[[int], None] | None = None,
     readers: int = 1,
@@ -127,7 +127,7 @@ def _batches(
             max_expansion=max_expansion,
             on_bytes=on_bytes,
         ):
-            yield to_grain(batch, grain) if grain else batch
+            yield to_elements(batch, per) if per else batch
 
     return _in_order(files, one, readers)
 
@@ -186,7 +186,7 @@ def read_results(
     *,
     format: str | None = ...,
     encoding: str = ...,
-    grain: str | None = ...,
+    per: str | None = ...,
     dtype: Any = ...,
     max_expansion: float = ...,
     engine: Literal["local"] = ...,
@@ -198,7 +198,7 @@ def read_results(
     *,
     format: str | None = ...,
     encoding: str = ...,
-    grain: str | None = ...,
+    per: str | None = ...,
     dtype: Any = ...,
     max_expansion: float = ...,
     engine: Literal["dask"],
@@ -209,7 +209,7 @@ def read_results(
     *,
     format: str | None = None,
     encoding: str = "utf-8",
-    grain: str | None = None,
+    per: str | None = None,
     dtype: Any = None,
     max_expansion: float = MAX_EXPANSION,
     engine: Engine = "local",
@@ -226,7 +226,7 @@ def read_results(
     from CSV and JSON alike. Two columns are added: ``download_id`` (from the file name
     ``<id>_<n>.<ext>``) and ``source_file``.
 
-    ``grain="reviews"`` (or any nested list the files have) gives one row per element instead,
+    ``per="reviews"`` (or any nested list the files have) gives one row per element instead,
     with the record's ``id``. ``encoding`` reads files that are not UTF-8 (``"cp1252"``);
     ``max_expansion`` caps how many times its size a ``.gz`` file may expand. ``dtype``
     converts top-level columns afterwards (a mapping of existing columns, or one dtype for
@@ -237,7 +237,7 @@ def read_results(
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> csv = "name,postalCode,reviews.rating\\nA,02134,5\\nB,78701,4.5\\n"
     >>> _ = (d / "847070_0.csv").write_text(csv)
-    >>> df = read_results(d, grain="reviews")
+    >>> df = read_results(d, per="reviews")
     >>> df[["reviews.rating", "reviews.date"]].dtypes.astype(str).to_dict()
     {'reviews.rating': 'Float64', 'reviews.date': 'datetime64[us, UTC]'}
     >>> read_results(d)["postalCode"].tolist()
@@ -256,15 +256,15 @@ def read_results(
             paths_or_dir,
             format=fmt,
             encoding=encoding,
-            grain=grain,
+            per=per,
             dtype=dtype,
             max_expansion=max_expansion,
             storage_options=storage_options,
         )
     files = discover(paths_or_dir, format=fmt)
     schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
-    level = check_grain(schema, grain)
-    out_schema = grain_schema(schema, level) if level else schema
+    level = check_per(schema, per)
+    out_schema = element_schema(schema, level) if level else schema
     table = pa.Table.from_batches(
         list(
             _batches(
@@ -272,7 +272,7 @@ def read_results(
                 schema,
                 format=fmt,
                 encoding=encoding,
-                grain=level,
+                per=level,
                 max_expansion=max_expansion,
                 readers=READERS,
             )
@@ -308,7 +308,7 @@ def results_to_parquet(
     partition_by: str | list[str] | None = ...,
     format: str | None = ...,
     encoding: str = ...,
-    grain: str | None = ...,
+    per: str | None = ...,
     progress: bool = ...,
     max_expansion: float = ...,
     engine: Literal["local"] = ...,
@@ -322,7 +322,7 @@ def results_to_parquet(
     partition_by: str | list[str] | None = ...,
     format: str | None = ...,
     encoding: str = ...,
-    grain: str | None = ...,
+    per: str | None = ...,
     progress: bool = ...,
     max_expansion: float = ...,
     engine: Engine,
@@ -335,7 +335,7 @@ def results_to_parquet(
     partition_by: str | list[str] | None = None,
     format: str | None = None,
     encoding: str = "utf-8",
-    grain: str | None = None,
+    per: str | None = None,
     progress: bool = False,
     max_expansion: float = MAX_EXPANSION,
     engine: Engine = "local",
@@ -355,7 +355,7 @@ def results_to_parquet(
 
     ``partition_by`` (a column or list, e.g. ``"download_id"``) writes a hive dataset directory
     ``out/download_id=847070/part-0.parquet``. Either way the output appears complete or not
-    at all. ``progress=True`` shows a bar in bytes read over the input's size. ``grain``,
+    at all. ``progress=True`` shows a bar in bytes read over the input's size. ``per``,
     ``encoding`` and ``max_expansion`` are :func:`read_results`'s.
 
     >>> import pathlib, tempfile
@@ -383,7 +383,7 @@ def results_to_parquet(
             partition_by=partition_by,
             format=fmt,
             encoding=encoding,
-            grain=grain,
+            per=per,
             max_expansion=max_expansion,
             storage_options=storage_options,
         )
@@ -409,7 +409,7 @@ def results_to_parquet(
             sample_bytes=SAMPLE_BYTES if scanned else None,
         )
         try:
-            return _write(files, target, schema, fmt, encoding, grain, partition_by,
+            return _write(files, target, schema, fmt, encoding, per, partition_by,
                           max_expansion, bar)  # fmt: skip
         except FieldNotInSchema:
             if bar is not None:
@@ -417,7 +417,7 @@ def results_to_parquet(
             schema = result_schema(
                 files, format=fmt, encoding=encoding, max_expansion=max_expansion
             )
-            return _write(files, target, schema, fmt, encoding, grain, partition_by,
+            return _write(files, target, schema, fmt, encoding, per, partition_by,
                           max_expansion, bar)  # fmt: skip
     finally:
         if bar is not None:
@@ -430,20 +430,20 @@ def _write(
     schema: pa.Schema,
     fmt: FileFormat | None,
     encoding: str,
-    grain: str | None,
+    per: str | None,
     partition_by: str | list[str] | None,
     max_expansion: float,
     bar: tqdm[Any] | None,
 ) -> Path:
     """Write the records of ``files`` with ``schema`` to ``target``; return ``target``."""
-    level = check_grain(schema, grain)
-    out_schema = grain_schema(schema, level) if level else schema
+    level = check_per(schema, per)
+    out_schema = element_schema(schema, level) if level else schema
     batches = _batches(
         files,
         schema,
         format=fmt,
         encoding=encoding,
-        grain=level,
+        per=level,
         max_expansion=max_expansion,
         on_bytes=_counter(bar),
     )

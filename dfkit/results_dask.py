@@ -41,10 +41,10 @@ from dfkit.records import (
     ROW_GROUP_BYTES,
     arrow_to_frame,
     check_download_ids,
-    check_grain,
-    grain_schema,
+    check_per,
+    element_schema,
     partition_columns,
-    to_grain,
+    to_elements,
 )
 from dfkit.resultfiles import (
     MAX_EXPANSION,
@@ -307,7 +307,7 @@ class Reading:
     """How every task reads its part: the schema fixed up front and the reader's options."""
 
     schema: pa.Schema
-    grain: str | None
+    per: str | None
     format: FileFormat | None
     encoding: str
     max_expansion: float
@@ -315,7 +315,7 @@ class Reading:
 
     @property
     def out_schema(self) -> pa.Schema:
-        return grain_schema(self.schema, self.grain) if self.grain else self.schema
+        return element_schema(self.schema, self.per) if self.per else self.schema
 
     def batches(self, part: Part) -> Iterator[pa.RecordBatch]:
         with _opened(part.file, self.storage_options) as source:
@@ -328,7 +328,7 @@ class Reading:
                 byte_range=part.byte_range,
                 max_expansion=self.max_expansion,
             ):
-                yield to_grain(batch, self.grain) if self.grain else batch
+                yield to_elements(batch, self.per) if self.per else batch
 
 
 def _reading(
@@ -336,14 +336,14 @@ def _reading(
     *,
     format: FileFormat | None,
     encoding: str,
-    grain: str | None,
+    per: str | None,
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
 ) -> tuple[Reading, list[Part]]:
     files = list_files(paths_or_dir, format=format, storage_options=storage_options)
     schema = _schema(files, format, encoding, max_expansion, storage_options)
     reading = Reading(
-        schema, check_grain(schema, grain), format, encoding, max_expansion, storage_options
+        schema, check_per(schema, per), format, encoding, max_expansion, storage_options
     )
     return reading, _parts(files, format, storage_options)
 
@@ -361,7 +361,7 @@ def read_results_dask(
     *,
     format: FileFormat | None = None,
     encoding: str = "utf-8",
-    grain: str | None = None,
+    per: str | None = None,
     dtype: Any = None,
     max_expansion: float = MAX_EXPANSION,
     storage_options: Mapping[str, Any] | None = None,
@@ -379,7 +379,7 @@ def read_results_dask(
         paths_or_dir,
         format=format,
         encoding=encoding,
-        grain=grain,
+        per=per,
         max_expansion=max_expansion,
         storage_options=storage_options,
     )
@@ -515,7 +515,7 @@ def results_to_parquet_dask(
     partition_by: str | list[str] | None = None,
     format: FileFormat | None = None,
     encoding: str = "utf-8",
-    grain: str | None = None,
+    per: str | None = None,
     max_expansion: float = MAX_EXPANSION,
     storage_options: Mapping[str, Any] | None = None,
 ) -> str | Path:
@@ -532,7 +532,7 @@ def results_to_parquet_dask(
         paths_or_dir,
         format=format,
         encoding=encoding,
-        grain=grain,
+        per=per,
         max_expansion=max_expansion,
         storage_options=storage_options,
     )

@@ -542,7 +542,7 @@ def test_results_to_parquet_shows_bytes_read_with_progress(
     (tmp_path / "1_0.csv").write_text("id,reviews.rating\n" + "a,5\n" * 5000)
     (tmp_path / "1_1.txt").write_text('{"id": "b", "reviews": [{"rating": 4}]}\n' * 500)
     args = ["results", "to-parquet", str(tmp_path), "--out", str(tmp_path / "o.parquet")]
-    assert main([*args, "--progress", "--grain", "reviews"]) == 0
+    assert main([*args, "--progress", "--per", "reviews"]) == 0
     captured = capsys.readouterr()
     assert "Wrote 5,500 rows" in captured.out
     total = sum(p.stat().st_size for p in tmp_path.glob("1_*"))

@@ -217,8 +217,8 @@ CASES: dict[str, Case] = {
     "to_parquet-partition_by": Case(
         lambda c: dfkit.to_parquet(c.df, c.tmp / "ds", partition_by="nope"), r"nope"
     ),
-    "read_results-grain": Case(
-        lambda c: dfkit.read_results(c.tmp / "cr", grain="nope"), r"grain|nope", ValueError
+    "read_results-per": Case(
+        lambda c: dfkit.read_results(c.tmp / "cr", per="nope"), r"per|nope", ValueError
     ),
     "read_results-format": Case(
         lambda c: dfkit.read_results(c.tmp / "cr", format="xml"), r"format\b.*'xml'", ValueError

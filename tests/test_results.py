@@ -117,19 +117,19 @@ def test_json_lines_keep_their_nesting_typed(tmp_path: Path) -> None:
     assert df["custom"].tolist()[2] == '{"a":[1]}'  # unknown nested value: JSON text
 
 
-def test_grain_gives_one_row_per_element_with_the_record_id(tmp_path: Path) -> None:
+def test_per_gives_one_row_per_element_with_the_record_id(tmp_path: Path) -> None:
     (tmp_path / "5_0.txt").write_text(
         '{"id": "a", "reviews": [{"rating": 5}, {"rating": 3, "text": "meh"}]}\n'
         '{"id": "b", "reviews": []}\n{"id": "c", "reviews": [{"rating": 4}]}\n'
     )
-    df = read_results(tmp_path, grain="reviews")
+    df = read_results(tmp_path, per="reviews")
     assert df["id"].tolist() == ["a", "a", "c"]
     assert df["reviews.rating"].tolist() == [5.0, 3.0, 4.0]
     assert df["reviews.text"].tolist()[1] == "meh"
-    out = results_to_parquet(tmp_path, tmp_path / "r.parquet", grain="reviews")
+    out = results_to_parquet(tmp_path, tmp_path / "r.parquet", per="reviews")
     assert pq.read_table(out).num_rows == 3
-    with pytest.raises(ValueError, match="grain must be"):
-        read_results(tmp_path, grain="prices")
+    with pytest.raises(ValueError, match="per must be"):
+        read_results(tmp_path, per="prices")
 
 
 def test_values_that_do_not_fit_their_type_name_the_field(tmp_path: Path) -> None:

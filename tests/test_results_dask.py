@@ -200,8 +200,8 @@ def test_read_results_dask_keeps_nested_json_and_dtype(on_cluster: Any, with_jso
         read_results(with_json, dtype={"id": "category"}),
     )
     _same_frame(
-        read_results(with_json, engine="dask", grain="reviews"),
-        read_results(with_json, grain="reviews"),
+        read_results(with_json, engine="dask", per="reviews"),
+        read_results(with_json, per="reviews"),
     )
 
 
