@@ -453,9 +453,12 @@ def _write(
         return target
     parts = partition_columns(partition_by, out_schema)
     with atomic_dir(target) as tmpdir:
-        reader = pa.RecordBatchReader.from_batches(out_schema, batches)
+        source: pa.RecordBatchReader | pads.Scanner
+        source = pa.RecordBatchReader.from_batches(out_schema, batches)
+        if "use_threads" in KEEP_ORDER:  # pyarrow < 20 scans a reader on threads whatever it is
+            source = pads.Scanner.from_batches(source, use_threads=False)  # told: one thread
         pads.write_dataset(
-            reader,
+            source,
             tmpdir,
             format="parquet",
             partitioning=pads.partitioning(
