@@ -343,7 +343,7 @@ def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
         path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by, **options)
     filesystem = None
     if args.engine == "dask":
-        from dfkit.results_dask import filesystem_of
+        from dfkit.storage import filesystem_of
 
         filesystem, path = filesystem_of(path)
     dataset = pads.dataset(path, format="parquet", partitioning="hive", filesystem=filesystem)

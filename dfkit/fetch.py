@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,6 +33,7 @@ from dfkit._atomic import atomic_file, is_disk_full, sweep_stale
 from dfkit.errors import ArgumentError, DfkitError, DiskFullError, ResultFetchError
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
+from dfkit.storage import filesystem, is_local, is_url, join, upload
 from dfkit.transport import failure_kind, link_problem, result_files_session, watched_call
 
 if TYPE_CHECKING:
@@ -94,7 +97,9 @@ class _Job:
     result_index: int | None
     url: str | None = None
     format: str | None = None
-    path: Path | None = None
+    #: The file's name in ``dest`` (``<id>_<n>.<ext>``) and where it is (a path or a URL).
+    name: str | None = None
+    path: str | None = None
     bytes: int | None = None
     status: Status | None = None
     error: str | None = None
@@ -119,8 +124,8 @@ class _Stopped(Exception):
 
 
 class _DiskFull(Exception):
-    def __init__(self, path: Path, error: OSError) -> None:
-        super().__init__(str(path))
+    def __init__(self, path: str, error: OSError) -> None:
+        super().__init__(path)
         self.path, self.error = path, error
 
 
@@ -222,8 +227,8 @@ def _extension(url: str, fmt: str | None) -> str | None:
     return by_format
 
 
-def _check_job(job: _Job, dest: Path) -> None:
-    """Fill in ``job.path``, or mark the job failed when its id, URL or name is unsafe."""
+def _check_job(job: _Job, dest: _Folder) -> None:
+    """Fill in ``job.name``, or mark the job failed when its id, URL or name is unsafe."""
     if job.status is not None or job.url is None:
         return
     if not _SAFE_ID.match(job.id):
@@ -241,11 +246,11 @@ def _check_job(job: _Job, dest: Path) -> None:
     if ext is None:
         job.done("failed", f"cannot tell the file type of {shown_url(job.url)} (format unknown)")
         return
-    path = dest / f"{job.id}_{job.result_index}.{ext}"
-    if path.resolve().parent != dest.resolve():
-        job.done("failed", f"refusing file name {path.name!r}: it resolves outside {dest}")
+    name = f"{job.id}_{job.result_index}.{ext}"
+    if dest.local is not None and (dest.local / name).resolve().parent != dest.local.resolve():
+        job.done("failed", f"refusing file name {name!r}: it resolves outside {dest.local}")
         return
-    job.path = path
+    job.name, job.path = name, dest.where(name)
 
 
 def _claim_paths(jobs: list[_Job]) -> None:
@@ -256,9 +261,9 @@ def _claim_paths(jobs: list[_Job]) -> None:
     """
     owners: dict[str, _Job] = {}
     for job in jobs:
-        if job.status is not None or job.path is None:
+        if job.status is not None or job.name is None:
             continue
-        first = owners.setdefault(job.path.name.casefold(), job)
+        first = owners.setdefault(job.name.casefold(), job)
         if first is job:
             continue
         if first.url == job.url:
@@ -266,10 +271,10 @@ def _claim_paths(jobs: list[_Job]) -> None:
         else:
             job.done(
                 "failed",
-                f"{job.path.name} is also the file of another result entry with a different "
+                f"{job.name} is also the file of another result entry with a different "
                 f"link (download id {first.id!r} given twice?): not fetched, to lose neither",
             )
-            job.path = None
+            job.name = job.path = None
 
 
 _NOT_FILE_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
@@ -370,9 +375,11 @@ class _Fetcher:
         client: Client | None,
         bar: tqdm[Any] | None,
         max_file_bytes: int,
-        file_deadline: float | None = None,
+        file_deadline: float | None,
+        dest: _Folder,
     ) -> None:
         self.session = session
+        self.dest = dest
         self.client = client
         self.bar = bar
         self.max_file_bytes = max_file_bytes
@@ -429,10 +436,10 @@ class _Fetcher:
             call.expire()
 
     def run(self, job: _Job) -> _Job:
-        assert job.url is not None and job.path is not None and job.result_index is not None
+        assert job.url is not None and job.name is not None and job.result_index is not None
         try:
             try:
-                job.bytes = self._get(job.url, job.path)
+                job.bytes = self._get(job.url, job.name)
             except _LinkExpired as expired:
                 if self.client is None:
                     return job.done(
@@ -441,7 +448,7 @@ class _Fetcher:
                         "client= to fetch fresh ones",
                     )
                 url = self._refreshed(job)
-                job.bytes = self._get(url, job.path)
+                job.bytes = self._get(url, job.name)
         except _LinkExpired as expired:
             return job.done("failed", f"link still rejected after a refresh ({expired})", expired)
         except _DiskFull as full:
@@ -456,7 +463,7 @@ class _Fetcher:
                 return job.done("failed", "interrupted", e)
             if isinstance(e, DfkitError):
                 return job.done("failed", redact(str(e)), e)
-            where = f"{job.path.name} from {shown_url(job.url)}"
+            where = f"{job.name} from {shown_url(job.url)}"
             return job.done("failed", f"{failure_kind(e)} ({where})", e)
         return job.done("downloaded")
 
@@ -495,9 +502,9 @@ class _Fetcher:
         job.url = url
         return url
 
-    def _get(self, url: str, path: Path) -> int:
-        """Fetch ``url`` into ``path`` within the file's deadline; return the bytes written."""
-        where = f"{path.name} from {shown_url(url)}"
+    def _get(self, url: str, name: str) -> int:
+        """Fetch ``url`` into ``dest/name`` within the file's deadline; return its bytes."""
+        where = f"{name} from {shown_url(url)}"
         start = transport.monotonic()
         # Until the headers say the file's size, the shortest default deadline applies.
         allowed = self.file_deadline or MIN_FILE_DEADLINE
@@ -517,7 +524,7 @@ class _Fetcher:
             with watched_call(where, start + allowed, late=_late(allowed)) as call:
                 call.watch(r)
                 with self._tracked(call):
-                    return self._save(r, url, path, where, call.expired)
+                    return self._save(r, url, name, where, call.expired)
 
     @contextlib.contextmanager
     def _tracked(self, call: Any) -> Iterator[None]:
@@ -536,7 +543,7 @@ class _Fetcher:
         self,
         r: requests.Response,
         url: str,
-        path: Path,
+        name: str,
         where: str,
         expired: threading.Event,
     ) -> int:
@@ -553,7 +560,7 @@ class _Fetcher:
                 raise _LinkExpired(f"HTTP 403 {detail or 'with an XML body'} ({where})")
         if r.status_code != 200:
             raise DfkitError(f"HTTP {r.status_code} ({where})")
-        ext = path.name.split(".", 1)[1]
+        ext = name.split(".", 1)[1]
         limit = self.max_file_bytes
         encoding = r.headers.get("Content-Encoding", "").strip().lower()
         # A .gz file is kept as sent: decoding a Content-Encoding: gzip would save plain text
@@ -570,7 +577,7 @@ class _Fetcher:
         size = 0
         of = f" of {int(expected):,}" if expected.isdigit() else ""
         try:
-            with atomic_file(path, sweep=False) as tmp, open(tmp, "wb") as f:
+            with self.dest.writing(name) as tmp, open(tmp, "wb") as f:
                 try:
                     for chunk in r.raw.stream(_CHUNK, decode_content=decode):
                         if self.stop.is_set():
@@ -612,7 +619,7 @@ class _Fetcher:
                     raise _Stopped
         except OSError as e:
             if is_disk_full(e):
-                raise _DiskFull(path, e) from e
+                raise _DiskFull(self.dest.where(name), e) from e
             raise
         return size
 
@@ -641,24 +648,91 @@ def _limit_hint(limit: int) -> str:
     )
 
 
-def _destination(dest: str | os.PathLike[str]) -> Path:
-    """The folder result files go to, created if need be, swept of stale temporary files.
+class _Folder:
+    """Where fetched files go: a local folder, or a "folder" (prefix) on an object store.
 
-    The one place that decides where files are written (a future fsspec URL goes here).
+    Either way a file appears under its name only complete and checked: locally it is written
+    under a temporary name and renamed; on an object store it is spooled to a local temporary
+    file, then uploaded in one piece (:func:`dfkit.storage.upload`).
     """
-    if not isinstance(dest, (str, os.PathLike)):
-        raise ArgumentError(f"dest must be a folder path, not {type(dest).__name__}")
-    folder = Path(dest)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise ArgumentError(f"dest {str(folder)!r} is not a folder: {e.strerror}") from e
-    except OSError as e:
-        if is_disk_full(e):
-            raise DiskFullError(folder, e) from e
-        raise
-    sweep_stale(folder)
-    return folder
+
+    def __init__(
+        self, dest: str | os.PathLike[str], storage_options: Mapping[str, Any] | None
+    ) -> None:
+        if not isinstance(dest, (str, os.PathLike)):
+            raise ArgumentError(f"dest must be a folder path or URL, not {type(dest).__name__}")
+        self.url: str | None = None
+        self.fs: Any = None
+        self.root = ""
+        if is_url(dest):
+            self.fs, self.root = filesystem(dest, storage_options)
+            self.root = self.root.rstrip("/")
+            if not is_local(self.fs):
+                self.url = str(dest)
+        elif storage_options is not None:
+            raise ArgumentError(
+                f"storage_options is for a dest URL (s3://...), not the local folder {dest!r}"
+            )
+        #: The local folder, or None for an object store.
+        self.local = None if self.url else Path(self.root if is_url(dest) else dest)
+        if self.local is not None:
+            self._make_local(self.local)
+
+    @staticmethod
+    def _make_local(folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:
+            raise ArgumentError(f"dest {str(folder)!r} is not a folder: {e.strerror}") from e
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(folder, e) from e
+            raise
+        sweep_stale(folder)
+
+    def where(self, name: str) -> str:
+        """The file's path, or URL, as the manifest shows it."""
+        return str(self.local / name) if self.local is not None else join(str(self.url), name)
+
+    def sizes(self, names: Iterable[str]) -> dict[str, int]:
+        """The size of each of ``names`` already in the folder (one listing on a store)."""
+        if self.local is not None:
+            out = {}
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    out[name] = (self.local / name).stat().st_size
+            return out
+        try:
+            listed = self.fs.ls(self.root, detail=True)
+        except FileNotFoundError:
+            return {}
+        found = {
+            posixpath.basename(e["name"]): int(e.get("size") or 0)
+            for e in listed
+            if e.get("type") == "file"
+        }
+        return {n: found[n] for n in names if n in found}
+
+    @contextlib.contextmanager
+    def writing(self, name: str) -> Iterator[Path]:
+        """Yield a temporary local path; when the block succeeds, the file takes its name."""
+        if self.local is not None:
+            with atomic_file(self.local / name, sweep=False) as tmp:
+                yield tmp
+            return
+        fd, spool = tempfile.mkstemp(prefix=f".dfkit-{name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            yield Path(spool)
+            try:
+                upload(self.fs, spool, posixpath.join(self.root, name))
+            except Exception as e:
+                raise DfkitError(
+                    f"storing {self.where(name)} failed: {type(e).__name__}: {redact(str(e))[:300]}"
+                ) from e
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool)
 
 
 def fetch_results(
@@ -672,6 +746,7 @@ def fetch_results(
     errors: Literal["raise", "ignore"] = "raise",
     max_file_bytes: int = MAX_FILE_BYTES,
     file_deadline: float | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Return a manifest of the result files fetched into ``dest``, one row per result entry.
 
@@ -680,8 +755,16 @@ def fetch_results(
     ``client=`` to look them up. Only ``completed`` downloads are fetched, ``workers`` files at
     a time, each streamed to ``dest/<id>_<n>.<ext>`` under a temporary name and renamed when
     complete. A file already there counts as done (no request) unless ``overwrite=True``, so a
-    rerun resumes an interrupted one. Two entries that would write the same file (ids ``"5"``
-    and ``5``) never overwrite each other: the second fails, unless it is the same link.
+    rerun resumes an interrupted one (a file only ever takes its name complete, so one that is
+    there is whole). Two entries that would write the same file (ids ``"5"`` and ``5``) never
+    overwrite each other: the second fails, unless it is the same link.
+
+    ``dest`` may be an fsspec URL (``s3://bucket/datafiniti/``, ``gs://``, ``abfs://``; needs
+    fsspec and the store's package: ``pip install 'dfkit[dask]'`` has s3fs), opened with
+    ``storage_options`` (credentials, ``client_kwargs={"endpoint_url": ...}``), the only
+    credentials the store is given. Each file is then spooled to a local temporary file, checked
+    as below, and uploaded to ``<dest>/<id>_<n>.<ext>`` in one piece, so no partial or unchecked
+    object ever appears under that key; files already in ``dest`` are found with one listing.
 
     Links are fetched with no ``Authorization`` header and no cookies, https only (http only on
     loopback); connection errors and 5xx are retried. An expired link (S3's 403 with an XML
@@ -741,19 +824,17 @@ def fetch_results(
             "downloads: expected a downloads frame, a download object or a list of them, "
             f"got {type(downloads).__name__}"
         )
-    folder = _destination(dest)
+    folder = _Folder(dest, storage_options)
     for job in jobs:
         _check_job(job, folder)
     _claim_paths(jobs)
-    todo: list[_Job] = []
-    for job in jobs:
-        if job.status is not None or job.path is None or job.same_as is not None:
-            continue
-        if job.path.exists() and not overwrite:
-            job.bytes = job.path.stat().st_size
+    todo = [j for j in jobs if j.status is None and j.name is not None and j.same_as is None]
+    there = {} if overwrite else folder.sizes(j.name for j in todo if j.name)
+    for job in todo:
+        if job.name in there:
+            job.bytes = there[job.name]
             job.done("present")
-        else:
-            todo.append(job)
+    todo = [j for j in todo if j.status is None]
 
     show = interactive() if progress is None else progress
     bar: tqdm[Any] | None = None
@@ -766,7 +847,7 @@ def fetch_results(
         if client is not None
         else result_files_session(_RETRIES, pool_maxsize=max(workers, 10))
     )
-    fetcher = _Fetcher(session, client, bar, max_file_bytes, file_deadline)
+    fetcher = _Fetcher(session, client, bar, max_file_bytes, file_deadline, folder)
     try:
         fetcher.run_all(todo, workers)
     finally:
@@ -808,7 +889,7 @@ def _manifest(jobs: list[_Job]) -> pd.DataFrame:
         {
             "id": pd.array([j.id for j in jobs], dtype=string),
             "result_index": pd.array([j.result_index for j in jobs], dtype="Int64"),
-            "path": pd.array([str(j.path) if j.path else None for j in jobs], dtype=string),
+            "path": pd.array([j.path for j in jobs], dtype=string),
             "bytes": pd.array([j.bytes for j in jobs], dtype="Int64"),
             "status": pd.Categorical([j.status for j in jobs], categories=list(MANIFEST_STATUSES)),
             "error": pd.array([j.error for j in jobs], dtype=string),

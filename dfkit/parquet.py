@@ -42,6 +42,7 @@ from dfkit._atomic import atomic_dir, atomic_file
 from dfkit._version import __version__
 from dfkit.errors import ArgumentError, DiskFullError, ExportError
 from dfkit.schema import COLUMN_BY_NAME, Column, frame_per
+from dfkit.storage import SUCCESS
 
 __all__ = [
     "DATASET_FILES",
@@ -165,8 +166,9 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
     return pa.Table.from_arrays(arrays, names=raw.column_names).replace_schema_metadata(metadata)
 
 
-#: Files a Parquet dataset directory holds besides its ``*.parquet`` parts.
-DATASET_FILES = frozenset({COMMON_METADATA, "_metadata"})
+#: Files a Parquet dataset directory holds besides its ``*.parquet`` parts (``_SUCCESS``: the
+#: commit marker the Dask engine writes last).
+DATASET_FILES = frozenset({COMMON_METADATA, "_metadata", SUCCESS})
 
 
 def is_parquet_dataset(path: Path) -> bool:

@@ -88,7 +88,7 @@ def _engine(engine: str, storage_options: Mapping[str, Any] | None, *paths: Any)
         return "dask"
     if engine != "local":
         raise ArgumentError(f"engine must be 'local' or 'dask', not {engine!r}")
-    from dfkit.results_dask import is_url  # the engine's module: it imports no Dask itself
+    from dfkit.storage import is_url  # imports no fsspec itself
 
     # Lists are looked into; any other iterable (a generator) is left for discover() to consume.
     items = [

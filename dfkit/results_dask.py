@@ -22,7 +22,6 @@ import contextlib
 import os
 import posixpath
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,6 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from dfkit._atomic import atomic_dir
 from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
 from dfkit.parquet import DATASET_FILES, check_target
 from dfkit.records import (
@@ -57,6 +55,7 @@ from dfkit.resultfiles import (
     read_result_batches,
     result_schema,
 )
+from dfkit.storage import atomic_fs_dir, filesystem, is_local, is_url
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -67,9 +66,6 @@ __all__ = [
     "PART_BYTES",
     "Part",
     "Reading",
-    "atomic_fs_dir",
-    "filesystem_of",
-    "is_url",
     "list_files",
     "read_results_dask",
     "require_dask",
@@ -80,8 +76,6 @@ __all__ = [
 DASK_EXTRA = "dfkit[dask]"
 #: A JSON-lines file larger than this is read by several tasks, one per range of its bytes.
 PART_BYTES = 128 << 20
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def require_dask() -> None:
@@ -100,50 +94,6 @@ def require_dask() -> None:
             f"engine='dask' needs {', '.join(missing)}, which are not installed: "
             f"pip install '{DASK_EXTRA}'"
         )
-
-
-def is_url(path: object) -> bool:
-    """Return True for an fsspec URL such as ``s3://bucket/key`` (not a local path).
-
-    >>> is_url("s3://bucket/data/"), is_url("data/"), is_url(Path("x.csv"))
-    (True, False, False)
-    """
-    return isinstance(path, str) and bool(_URL.match(path))
-
-
-# --- where the files are ----------------------------------------------------------------------
-
-
-def _filesystem(
-    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None
-) -> tuple[AbstractFileSystem, str]:
-    from fsspec.core import url_to_fs
-
-    try:
-        fs, root = url_to_fs(os.fspath(path), **dict(storage_options or {}))
-    except (ImportError, ValueError) as e:
-        # An unknown protocol, or one whose package (gcsfs, adlfs, ...) is missing.
-        raise MissingDependencyError(f"{path}: cannot open this location: {e}") from None
-    return fs, root
-
-
-def filesystem_of(
-    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
-) -> tuple[AbstractFileSystem | None, str]:
-    """Return ``(filesystem, path)`` for pyarrow: None and the path itself when it is local.
-
-    >>> filesystem_of("data/out")
-    (None, 'data/out')
-    """
-    if not is_url(path):
-        return None, os.fspath(path)
-    return _filesystem(path, storage_options)
-
-
-def _is_local(fs: AbstractFileSystem) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
 
 
 def _natural_key(name: str) -> list[tuple[int, int, str]]:
@@ -167,7 +117,7 @@ def list_files(
         if not is_url(item):
             out.extend(str(p) for p in discover(item, format=format))
             continue
-        fs, root = _filesystem(item, storage_options)
+        fs, root = filesystem(item, storage_options)
         protocol = os.fspath(item).split("://", 1)[0]
         if fs.isdir(root):
             # One listing (LIST requests of 1,000 keys on S3), no request per file.
@@ -215,7 +165,7 @@ def _parts(
             parts.append(Part(file, name))
             continue
         if is_url(file):
-            fs, path = _filesystem(file, storage_options)
+            fs, path = filesystem(file, storage_options)
             size = int(fs.size(path))
         else:
             size = os.path.getsize(file)
@@ -235,7 +185,7 @@ def _opened(file: str, storage_options: Mapping[str, Any] | None) -> Iterator[So
     if not is_url(file):
         yield Path(file)
         return
-    fs, path = _filesystem(file, storage_options)
+    fs, path = filesystem(file, storage_options)
     with fs.open(path, "rb") as f:
         yield f
 
@@ -455,12 +405,12 @@ def _row_groups(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterato
 
 def _check_target(fs: AbstractFileSystem, root: str, inputs: list[str]) -> None:
     """Raise ExportError when writing ``root`` would replace inputs or someone's files."""
-    if _is_local(fs):
+    if is_local(fs):
         check_target(Path(root), dataset=True, inputs=[f for f in inputs if not is_url(f)])
         return
     prefix = root.rstrip("/") + "/"
     for item in inputs:
-        if is_url(item) and _filesystem(item, None)[1].startswith(prefix):
+        if is_url(item) and filesystem(item, None)[1].startswith(prefix):
             raise ExportError(f"{root}: the output would replace the input {item}")
     if not fs.isdir(root):
         return
@@ -474,38 +424,6 @@ def _check_target(fs: AbstractFileSystem, root: str, inputs: list[str]) -> None:
                 f"{root} holds files that are not a Parquet dataset ({found}); "
                 f"refusing to replace it"
             )
-
-
-@contextlib.contextmanager
-def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[str]:
-    """Yield a hidden temporary directory beside ``path`` on ``fs``; on success swap it in.
-
-    On a local file system this is :func:`dfkit._atomic.atomic_dir` (a rename). Object stores
-    have no rename: the parts are written under the hidden prefix and moved into place only
-    after every task succeeded, so a failed run leaves ``path`` as it was and nothing behind.
-    """
-    if _is_local(fs):
-        with atomic_dir(path) as local:
-            yield str(local)
-        return
-    parent, name = posixpath.split(path.rstrip("/"))
-    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    fs.makedirs(tmp, exist_ok=True)
-    try:
-        yield tmp
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            fs.rm(tmp, recursive=True)
-        raise
-    fs.invalidate_cache()
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    # Objects, not "directories" (prefixes that exist only through their objects).
-    written = fs.find(tmp)
-    if written:
-        fs.copy(written, [path + f[len(tmp) :] for f in written])
-        fs.rm(tmp, recursive=True)
-    fs.invalidate_cache()
 
 
 def results_to_parquet_dask(
@@ -538,7 +456,7 @@ def results_to_parquet_dask(
     )
     columns = partition_columns(partition_by, reading.out_schema) if partition_by else []
     check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
-    fs, root = _filesystem(out, storage_options)
+    fs, root = filesystem(out, storage_options)
     _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
     with atomic_fs_dir(fs, root) as tmp:
         tasks = [

@@ -91,3 +91,25 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setattr(transport, "monotonic", c.monotonic)
     monkeypatch.setattr(transport, "sleep", c.sleep)
     return c
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[dict[str, Any]]:
+    """storage_options for a real S3 API (moto's server) on 127.0.0.1, bucket ``results``."""
+    server_mod = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    s3fs = pytest.importorskip("s3fs", reason="the dfkit[dask] extra is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {
+        "key": "testing-key",
+        "secret": "testing-secret-value",
+        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "eu-west-1"},
+    }
+    try:
+        s3fs.S3FileSystem(**options).mkdir("results")
+        yield options
+    finally:
+        server.stop()

@@ -183,7 +183,7 @@ def test_a_dest_that_is_a_file_is_an_argument_error(tmp_path: Path) -> None:
     for dest in (tmp_path / "f", tmp_path / "f" / "sub"):
         with pytest.raises(ArgumentError, match=f"dest '{re.escape(str(dest))}' is not a folder"):
             fetch_results([], dest)
-    with pytest.raises(ArgumentError, match="dest must be a folder path, not int"):
+    with pytest.raises(ArgumentError, match="dest must be a folder path or URL, not int"):
         fetch_results([], 5)  # type: ignore[arg-type]
 
 
@@ -504,3 +504,121 @@ def test_a_killed_runs_partial_files_are_swept_when_stale(fake: Any, tmp_path: P
     m = fetch_results(d, tmp_path, progress=False)
     assert m["status"].astype(str).tolist() == ["downloaded"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "97_0.csv"]
+
+
+# --- straight to object storage (a real S3 API: moto's server on 127.0.0.1) -----------------
+
+
+def _objects(s3: dict[str, Any], prefix: str) -> dict[str, int]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3)
+    fs.invalidate_cache()
+    found: dict[str, Any] = fs.find(f"results/{prefix}", detail=True)
+    return {k.rsplit("/", 1)[-1]: int(v["size"]) for k, v in found.items()}
+
+
+@pytest.fixture
+def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The local folder fetch_results spools files to before uploading them (checked empty)."""
+    import tempfile
+
+    where = tmp_path / "spool"
+    where.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    return where
+
+
+def test_fetch_to_s3_writes_resumes_and_sends_no_token(
+    fake: Any, s3: dict[str, Any], spool: Path
+) -> None:
+    d = fake.add_download(_download("41", 3))
+    url = "s3://results/fetched/41/"
+    with Client(fake.token, base_url=fake.url) as client:
+        m = fetch_results(d, url, storage_options=s3, client=client, progress=False)
+    assert m["status"].astype(str).tolist() == ["downloaded"] * 3
+    assert m["path"].tolist() == [f"s3://results/fetched/41/41_{k}.csv" for k in range(3)]
+    objects = _objects(s3, "fetched/41")
+    assert objects == {f"41_{k}.csv": len(fake.result_body("41", k)) for k in range(3)}
+    assert m["bytes"].tolist() == [objects[f"41_{k}.csv"] for k in range(3)]
+    assert list(spool.iterdir()) == []
+    assert all("Authorization" not in r.headers for r in fake.requests_to("/s3/*"))
+    # What was stored is what was sent, and the Dask engine reads it back from there.
+    import s3fs
+
+    assert s3fs.S3FileSystem(**s3).cat_file("results/fetched/41/41_1.csv") == fake.result_body(
+        "41", 1
+    )
+
+    # A rerun lists the prefix once and fetches nothing; overwrite=True fetches all again.
+    before = len(fake.requests_to("/s3/*"))
+    again = fetch_results(d, url.rstrip("/"), storage_options=s3, progress=False)
+    assert again["status"].astype(str).tolist() == ["present"] * 3
+    assert again["bytes"].tolist() == m["bytes"].tolist()
+    assert len(fake.requests_to("/s3/*")) == before
+    fetch_results(d, url, storage_options=s3, overwrite=True, progress=False)
+    assert len(fake.requests_to("/s3/*")) == before + 3
+
+
+def test_fetch_to_s3_never_shows_a_partial_or_unchecked_object(
+    fake: Any, s3: dict[str, Any], spool: Path
+) -> None:
+    d = fake.add_download(_download("42", 5))
+    fake.inject("/s3/*/42_0.csv", status=None, truncate=True)  # hangs up mid-body
+    fake.inject("/s3/*/42_1.csv", status=None, body="<html>Sign in</html>", content_type="text/csv")
+    big = b"a,b\n" + b"1,2\n" * 5_000
+    fake.inject("/s3/*/42_2.csv", status=None, body=big, content_type="text/csv")  # too big
+    fake.inject("/s3/*/42_3.csv", status=None, delay=3)  # past its deadline
+    url = "s3://results/hostile/"
+    with pytest.raises(ResultFetchError, match="4 of 5 result files failed") as info:
+        fetch_results(
+            d,
+            url,
+            storage_options=s3,
+            progress=False,
+            max_file_bytes=10_000,
+            file_deadline=1.0,
+            workers=5,
+        )
+    m = info.value.manifest
+    assert m["status"].astype(str).tolist() == ["failed"] * 4 + ["downloaded"]
+    errors = m["error"].tolist()
+    assert "connection closed after" in errors[0]
+    assert "HTML or XML" in errors[1]
+    assert "max_file_bytes=10,000" in errors[2]
+    assert "deadline passed" in errors[3]
+    assert _objects(s3, "hostile") == {"42_4.csv": len(fake.result_body("42", 4))}
+    assert list(spool.iterdir()) == []
+    # The rerun fetches only what is missing.
+    m = fetch_results(d, url, storage_options=s3, progress=False)
+    assert m["status"].astype(str).tolist() == ["downloaded"] * 4 + ["present"]
+    assert sorted(_objects(s3, "hostile")) == [f"42_{k}.csv" for k in range(5)]
+
+
+def test_fetch_to_s3_store_errors_name_the_key_not_the_secret(
+    fake: Any, s3: dict[str, Any], spool: Path
+) -> None:
+    d = fake.add_download(_download("43", 1))
+    m = fetch_results(
+        d, "s3://no-such-bucket/x/", storage_options=s3, progress=False, errors="ignore"
+    )
+    assert m["status"].astype(str).tolist() == ["failed"]
+    assert "storing s3://no-such-bucket/x/43_0.csv failed" in m["error"][0]
+    assert s3["secret"] not in m["error"][0]
+    assert list(spool.iterdir()) == []
+
+
+def test_fetch_to_a_url_needs_fsspec_and_storage_options_need_a_url(
+    fake: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dfkit import MissingDependencyError
+
+    d = fake.add_download(_download("44", 1))
+    with pytest.raises(ArgumentError, match="storage_options is for a dest URL"):
+        fetch_results(d, tmp_path, storage_options={"anon": True})
+    m = fetch_results(d, (tmp_path / "f").as_uri(), progress=False)  # file:// is local
+    assert m["path"].tolist() == [str(tmp_path / "f" / "44_0.csv")]
+    assert (tmp_path / "f" / "44_0.csv").read_bytes() == fake.result_body("44", 0)
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    with pytest.raises(MissingDependencyError, match=r"needs fsspec .*pip install 'dfkit\[dask\]'"):
+        fetch_results(d, "s3://results/x/")

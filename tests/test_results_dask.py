@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -95,34 +94,6 @@ def on_cluster(client: Any) -> Iterator[Any]:
 
     with dask.config.set(scheduler=client):
         yield client
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    """storage_options for a real S3 API (moto's server) on 127.0.0.1, bucket ``results``."""
-    _dask()
-    server_mod = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    s3fs = pytest.importorskip("s3fs")
-    port = _free_port()
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    options = {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "eu-west-1"},
-    }
-    try:
-        s3fs.S3FileSystem(**options).mkdir("results")
-        yield options
-    finally:
-        server.stop()
 
 
 # Files that differ in their columns (`extra` in one file only, `dateAdded` in two), with
@@ -244,8 +215,10 @@ def test_to_parquet_dask_writes_the_local_rows_and_types(
         local = results_to_parquet(src, tmp_path / f"{src.name}.parquet")
         out = results_to_parquet(src, tmp_path / f"{src.name}_dask", engine="dask")
         assert out == tmp_path / f"{src.name}_dask"
+        # _SUCCESS (written last, as Spark does) marks a committed dataset.
         assert sorted(p.name for p in out.iterdir()) == [
-            f"part-{i:05d}.parquet" for i in range(len(list(src.iterdir())))
+            "_SUCCESS",
+            *(f"part-{i:05d}.parquet" for i in range(len(list(src.iterdir())))),
         ]
         _same_table(pq.read_table(out), pq.read_table(local))
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -256,7 +229,9 @@ def test_to_parquet_dask_partitions_like_local(
 ) -> None:
     local = results_to_parquet(mixed, tmp_path / "local", partition_by="download_id")
     out = results_to_parquet(mixed, tmp_path / "dask", partition_by="download_id", engine="dask")
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in local.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["_SUCCESS", *(p.name for p in local.iterdir())]
+    )
     want = pads.dataset(local, partitioning="hive").to_table()
     got = pads.dataset(out, partitioning="hive").to_table()
     _same_table(got, want, sort=["id"])

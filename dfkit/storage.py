@@ -1,0 +1,282 @@
+"""Where files live (local paths or fsspec URLs), and how a write appears there whole.
+
+A location is a local path, or an fsspec URL (``s3://bucket/key``, ``gs://``, ``abfs://``,
+``file://``) opened with ``storage_options`` (credentials, an endpoint), as pandas and Dask take
+them. fsspec (and s3fs, gcsfs or adlfs for their stores) is needed for URLs only; ``import
+dfkit`` never imports it.
+
+No write is ever seen half done under its final name:
+
+- **One file** (``fetch_results(dest=URL)``): on a local file system it is written under a
+  temporary name and renamed (:mod:`dfkit._atomic`); on an object store it is uploaded to its
+  final key only once complete and checked (:func:`upload`): a PUT, or the completion of a
+  multipart upload, makes an object appear whole or not at all.
+- **A dataset directory** (``results_to_parquet(engine="dask")``, :func:`atomic_fs_dir`): on a
+  local file system the new tree is swapped in by a rename. Object stores have no rename, so
+  the commit is a sequence, Hadoop's and Spark's: the parts are written under a hidden staging
+  prefix ``.NAME.<12 hex>.tmp/`` beside ``NAME``; then ``NAME/_SUCCESS`` is deleted, each
+  staged object is copied to its final key (server side; a copy replaces one object whole), the
+  previous dataset's objects that the new one lacks are deleted, and ``NAME/_SUCCESS`` is
+  written last. A reader sees the previous dataset until the commit starts, then for its
+  duration a mix of previous and new objects (each one whole) **without** ``_SUCCESS``, then
+  the new dataset with ``_SUCCESS``. A reader that must never see a mix waits for
+  ``_SUCCESS`` (as Airflow sensors and warehouse loaders do). A commit cut short raises
+  :class:`~dfkit.ExportError` saying the dataset is half replaced, and keeps the staging prefix
+  (the whole new dataset) for an hour; rerunning replaces the dataset.
+
+Staging prefixes of killed runs are removed by the next commit beside them once untouched for
+:data:`dfkit._atomic.STALE_AFTER` seconds (an hour).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import posixpath
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dfkit._atomic import STALE_AFTER, atomic_dir
+from dfkit.errors import ExportError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+__all__ = [
+    "OBJECT_STORES",
+    "STORAGE_EXTRA",
+    "SUCCESS",
+    "atomic_fs_dir",
+    "filesystem",
+    "filesystem_of",
+    "is_local",
+    "is_url",
+    "join",
+    "require_fsspec",
+    "sweep_staging",
+    "upload",
+]
+
+#: What to install for URLs: fsspec and s3fs come with the Dask engine's extra.
+STORAGE_EXTRA = "dfkit[dask]"
+#: The marker written last into a committed dataset directory (the Hadoop/Spark convention).
+SUCCESS = "_SUCCESS"
+#: fsspec protocols whose writes are whole objects (an upload appears complete or not at all).
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "memory"})
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_STAGING = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
+
+
+def is_url(path: object) -> bool:
+    """Return True for an fsspec URL such as ``s3://bucket/key`` (not a local path).
+
+    >>> from pathlib import Path
+    >>> is_url("s3://bucket/data/"), is_url("data/"), is_url(Path("x.csv"))
+    (True, False, False)
+    """
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+def require_fsspec(what: str) -> None:
+    """Return None when fsspec imports; else raise naming the extra that installs it.
+
+    >>> require_fsspec("dest='s3://bucket/data/'")  # with fsspec installed
+    """
+    try:
+        import fsspec  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            f"{what} needs fsspec (and s3fs for s3://), which is not installed: "
+            f"pip install '{STORAGE_EXTRA}'"
+        ) from None
+
+
+def filesystem(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> tuple[AbstractFileSystem, str]:
+    """Return the fsspec file system of ``path`` and the path within it.
+
+    >>> fs, root = filesystem("file:///tmp/data")
+    >>> root
+    '/tmp/data'
+    """
+    require_fsspec(str(path))
+    from fsspec.core import url_to_fs
+
+    try:
+        fs, root = url_to_fs(os.fspath(path), **dict(storage_options or {}))
+    except (ImportError, ValueError) as e:
+        # An unknown protocol, or one whose package (gcsfs, adlfs, ...) is missing. The error
+        # names the protocol, never the options' values (they hold secrets).
+        raise MissingDependencyError(f"{path}: cannot open this location: {e}") from None
+    return fs, root
+
+
+def filesystem_of(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> tuple[AbstractFileSystem | None, str]:
+    """Return ``(filesystem, path)`` for pyarrow: None and the path itself when it is local.
+
+    >>> filesystem_of("data/out")
+    (None, 'data/out')
+    """
+    if not is_url(path):
+        return None, os.fspath(path)
+    return filesystem(path, storage_options)
+
+
+def is_local(fs: AbstractFileSystem) -> bool:
+    """Return whether ``fs`` is the local file system (where a rename is atomic).
+
+    >>> is_local(filesystem("file:///tmp")[0])
+    True
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+def join(url: str, name: str) -> str:
+    """Return the URL of ``name`` inside the "folder" ``url``.
+
+    >>> join("s3://bucket/data/", "5_0.csv"), join("s3://bucket/data", "5_0.csv")
+    ('s3://bucket/data/5_0.csv', 's3://bucket/data/5_0.csv')
+    """
+    return url.rstrip("/") + "/" + name
+
+
+def _protocols(fs: AbstractFileSystem) -> set[str]:
+    protocol = fs.protocol
+    return {protocol} if isinstance(protocol, str) else set(protocol)
+
+
+def upload(fs: AbstractFileSystem, local: str | os.PathLike[str], path: str) -> None:
+    """Put the complete local file ``local`` at ``path`` on ``fs``, appearing there whole.
+
+    On an object store this is one upload (a PUT, or a multipart upload that s3fs aborts on
+    failure: nothing appears); elsewhere (SFTP, HDFS, ...) the file is put under a hidden
+    temporary name beside ``path`` and renamed.
+    """
+    if _protocols(fs) & OBJECT_STORES:
+        fs.put_file(os.fspath(local), path)
+        return
+    parent, name = posixpath.split(path)
+    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        fs.put_file(os.fspath(local), tmp)
+        fs.mv(tmp, path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            fs.rm(tmp)
+        raise
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+def _modified(entry: Mapping[str, Any]) -> float | None:
+    """An object's modification time (seconds since the epoch), as its file system gives it."""
+    for key in ("LastModified", "mtime", "updated", "last_modified", "created"):
+        value = entry.get(key)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def sweep_staging(
+    fs: AbstractFileSystem, path: str, *, older_than: float = STALE_AFTER
+) -> list[str]:
+    """Return the staging prefixes of ``path``'s killed commits removed from beside it.
+
+    Only ``.NAME.<12 hex>.tmp`` prefixes of ``path``'s name count, and only those whose newest
+    object is older than ``older_than`` seconds (a live run keeps adding parts), or that hold
+    nothing at all.
+    """
+    parent, name = posixpath.split(path.rstrip("/"))
+    try:
+        entries = fs.ls(parent, detail=True)
+    except FileNotFoundError:
+        return []
+    now = time.time()
+    removed = []
+    for entry in entries:
+        base = posixpath.basename(entry["name"].rstrip("/"))
+        m = _STAGING.fullmatch(base)
+        if m is None or m["name"] != name:
+            continue
+        objects = fs.find(entry["name"], detail=True).values()
+        times = [t for t in (_modified(o) for o in objects) if t is not None]
+        if times and now - max(times) <= older_than:
+            continue
+        if not times and objects:
+            continue  # no times to judge by: leave it
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(entry["name"], recursive=True)
+        removed.append(entry["name"])
+    return removed
+
+
+def _publish(fs: AbstractFileSystem, staging: str, path: str) -> None:
+    """Copy the staged dataset over ``path`` (see the module's docstring), ``_SUCCESS`` last."""
+    written = sorted(fs.find(staging))
+    names = [f[len(staging) + 1 :] for f in written]
+    previous = set(fs.find(path)) if fs.isdir(path) else set()
+    success = posixpath.join(path, SUCCESS)
+    done = 0
+    try:
+        if success in previous:
+            fs.rm_file(success)
+        if written:
+            fs.copy(written, [posixpath.join(path, n) for n in names])
+        done = len(written)
+        stale = sorted(previous - {posixpath.join(path, n) for n in names} - {success})
+        if stale:
+            fs.rm(stale)
+        fs.pipe_file(success, json.dumps({"committer": "dfkit", "files": names}).encode())
+    except Exception as e:
+        raise ExportError(
+            f"{path}: the commit stopped after {done} of {len(written)} objects ({e}); the "
+            f"dataset there is half replaced (no {SUCCESS}); the complete new one is kept "
+            f"at {staging} for an hour: rerun to replace it"
+        ) from e
+    fs.rm(staging, recursive=True)
+
+
+@contextlib.contextmanager
+def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[str]:
+    """Yield a hidden staging directory beside ``path`` on ``fs``; on success commit it.
+
+    Locally a rename (:func:`dfkit._atomic.atomic_dir`); on an object store the staged
+    objects are published over ``path`` with ``_SUCCESS`` written last (the module's
+    docstring says what a reader sees meanwhile). A failure before the commit leaves ``path``
+    as it was and no staging objects.
+    """
+    if is_local(fs):
+        with atomic_dir(path) as local:
+            yield str(local)
+            (local / SUCCESS).write_bytes(b"")
+        return
+    sweep_staging(fs, path)
+    parent, name = posixpath.split(path.rstrip("/"))
+    staging = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    fs.makedirs(staging, exist_ok=True)
+    try:
+        yield staging
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(staging, recursive=True)
+        raise
+    fs.invalidate_cache()
+    _publish(fs, staging, path.rstrip("/"))
+    fs.invalidate_cache()
