@@ -66,6 +66,7 @@ __all__ = ["DownloadsFrames", "downloads_frame", "downloads_frames"]
 _INT64_MAX = 2**63 - 1
 _INT_STRING = re.compile(r"[+-]?\d+")
 _NO_RESULT = (None,)
+_NO_RESULTS: list[Any] = []  # shared, never changed
 #: Bad values listed in a SchemaError's message (all of them are in ``.problems``).
 MAX_LISTED = 20
 
@@ -167,6 +168,9 @@ def _attr(key: str) -> str:
 
 #: Every source field some column reads, in schema order.
 _SOURCES: tuple[str, ...] = tuple(dict.fromkeys(key for c in COLUMNS for key in c.source))
+#: The source fields whose absence differs from null: an optional column exists only when some
+#: record carries one of its fields. The others decode to None when absent.
+_PRESENCE: frozenset[str] = frozenset(key for c in COLUMNS if c.optional for key in c.source)
 
 
 @cache
@@ -178,8 +182,8 @@ def _decoder() -> msgspec.json.Decoder[Any]:
     input's bytes in one go by :func:`_raw_urls`.
     """
     fields = [
-        (_attr(key), list[msgspec.Raw] | None | msgspec.UnsetType if key == _RESULTS else _SCALAR,
-         msgspec.UNSET)
+        (_attr(key), list[msgspec.Raw] | None if key == _RESULTS else _SCALAR,
+         msgspec.UNSET if key in _PRESENCE else None)
         for key in _SOURCES
     ]  # fmt: skip
     rename = {_attr(key): key for key in _SOURCES if _attr(key) != key}
@@ -188,9 +192,18 @@ def _decoder() -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(list[download] | wrapper)  # type: ignore[valid-type]
 
 
+@cache
+def _splitter() -> msgspec.json.Decoder[Any]:
+    """Return the decoder that finds each record of a downloads list, leaving it undecoded."""
+    wrapper = msgspec.defstruct("RawRecords", [("records", list[msgspec.Raw])])
+    return msgspec.json.Decoder(list[msgspec.Raw] | wrapper)  # type: ignore[valid-type]
+
+
 def _struct_getter(structs: list[Any]) -> Getter:
     def get(key: str) -> list[Any] | None:
         values = list(map(attrgetter(_attr(key)), structs))
+        if key not in _PRESENCE:
+            return values
         unset = values.count(msgspec.UNSET)
         if unset == len(values):
             return None
@@ -446,8 +459,9 @@ def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
 
 def _text(values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bool) -> list[Any]:
     allowed = {str, type(None), int} if ints_ok else {str, type(None)}
-    if _types(values) <= allowed:
-        return [str(v) if type(v) is int else v for v in values] if ints_ok else values
+    kinds = _types(values)
+    if kinds <= allowed:
+        return [str(v) if type(v) is int else v for v in values] if int in kinds else values
     out: list[Any] = []
     for i, v in enumerate(values):
         if v is None or type(v) is str:
@@ -718,7 +732,10 @@ def _result_lists(
 ) -> tuple[list[Any], np.ndarray[Any, np.dtype[np.int64]]]:
     """Return each download's results as a list (missing/null/bad -> []) and their lengths."""
     lists = get(_RESULTS) or [None] * n
-    if not _types(lists) <= {list}:
+    kinds = _types(lists)
+    if kinds == {list, type(None)}:  # absent or null results: no files yet
+        lists = [v if v is not None else _NO_RESULTS for v in lists]
+    elif not kinds <= {list}:
         fixed: list[Any] = []
         for i, v in enumerate(lists):
             if type(v) is list:
