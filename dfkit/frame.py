@@ -4,8 +4,10 @@ Reading is one typed decode. JSON bytes and files are decoded by msgspec straigh
 structs whose fields are the API's source fields, as :mod:`dfkit.schema` names them: no dict
 is made per download, and a field no column reads is skipped. Each column is then pulled out
 with one attribute pass, checked with a cheap whole-column type test and converted with one
-vectorised pandas/Arrow call. A list of dicts (already parsed) goes through the same column
-converters.
+vectorised pandas/Arrow call. A large input is decoded and converted a chunk of records at a
+time (``CHUNK_RECORDS``), and the chunks' columns joined: only one chunk's Python objects exist
+at once, which keeps peak memory near the frame's own size and each pass in the CPU's caches.
+A list of dicts (already parsed) goes through the same column converters.
 
 The typed decode lets through every value some rule may accept (any JSON scalar); the
 converters decide. When it refuses the input (a value that is an object or array where a
@@ -86,10 +88,14 @@ class _Problems:
     def __init__(self) -> None:
         self.rows: list[tuple[int | None, str, Any, str]] = []
         self.skip: set[int] = set()  # records that are not dicts: their fields are not checked
+        #: The index of the first record of the chunk being read (its indexes are relative).
+        self.offset = 0
 
     def add(self, index: int | None, field: str, value: Any, reason: str) -> None:
-        if index is None or index not in self.skip:
+        if index is None:
             self.rows.append((index, field, value, reason))
+        elif index + self.offset not in self.skip:
+            self.rows.append((index + self.offset, field, value, reason))
 
     def raise_if_any(self) -> None:
         """Raise a SchemaError whose first line is the first bad value, then the list of them."""
@@ -196,7 +202,7 @@ def _decoder() -> msgspec.json.Decoder[Any]:
 def _splitter() -> msgspec.json.Decoder[Any]:
     """Return the decoder that finds each record of a downloads list, leaving it undecoded."""
     wrapper = msgspec.defstruct("RawRecords", [("records", list[msgspec.Raw])])
-    return msgspec.json.Decoder(list[msgspec.Raw] | wrapper)  # type: ignore[valid-type]
+    return msgspec.json.Decoder(list[msgspec.Raw] | wrapper)
 
 
 def _struct_getter(structs: list[Any]) -> Getter:
@@ -290,22 +296,62 @@ def _encodes(text: str) -> bool:
     return True
 
 
+#: Inputs larger than this are decoded a chunk of records at a time.
+CHUNK_BYTES = 16 * 2**20
+#: Records per chunk: the Python objects of one chunk are freed once its columns are built,
+#: so a large input's peak memory is its columns plus one chunk, not one object per value.
+CHUNK_RECORDS = 10_000
+
+
+class _Refused(Exception):
+    """The typed decode refused the input: it is read again by the problem-collecting pass."""
+
+
+def _pieces(raw: bytes | bytearray | memoryview) -> Iterator[bytes | bytearray | memoryview]:
+    """Yield JSON arrays of at most CHUNK_RECORDS downloads that together are ``raw``'s list.
+
+    Small inputs are yielded whole. Larger ones are split at their records (each found, not
+    decoded, by one quick pass) and each chunk is rejoined as an array: a copy of one chunk.
+    """
+    if len(raw) <= CHUNK_BYTES:
+        yield raw
+        return
+    try:
+        top = _splitter().decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise _Refused from None
+    records: list[msgspec.Raw] = top if isinstance(top, list) else top.records
+    for start in range(0, max(len(records), 1), CHUNK_RECORDS):
+        yield b"[" + b",".join(records[start : start + CHUNK_RECORDS]) + b"]"
+
+
 def _decode(
     raw: bytes | bytearray | memoryview, where: str, problems: _Problems
-) -> tuple[Getter, int]:
-    """Return the field getter and record count of JSON ``raw``: typed decode, else orjson's."""
-    try:
-        top = _decoder().decode(raw)
-    # a value no rule accepts, or not JSON: the problem-collecting pass (msgspec before 0.19
-    # raises UnicodeDecodeError for invalid UTF-8 in a string it decodes)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        _check_utf8(raw, problems)
-        return _records(_parse_json(raw, where), problems)
+) -> Iterator[tuple[Getter, int]]:
+    """Yield the field getter and record count of each chunk of JSON ``raw`` (typed decode).
+
+    Raises _Refused when the typed decode refuses a chunk (a value no rule accepts, or not
+    JSON); the caller then reads the whole input with :func:`_parsed`.
+    """
     # The typed decode checks the UTF-8 of the strings it decodes, not of the results it keeps
     # undecoded (msgspec.Raw) nor of the fields it skips: check the whole input once.
     _check_utf8(raw, problems)
-    structs: list[Any] = top if isinstance(top, list) else top.records
-    return _struct_getter(structs), len(structs)
+    for piece in _pieces(raw):
+        try:
+            top = _decoder().decode(piece)
+        # msgspec before 0.19 raises UnicodeDecodeError for invalid UTF-8 in a string
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            raise _Refused from None
+        structs: list[Any] = top if isinstance(top, list) else top.records
+        yield _struct_getter(structs), len(structs)
+
+
+def _parsed(
+    raw: bytes | bytearray | memoryview, where: str, problems: _Problems
+) -> tuple[Getter, int]:
+    """Return the field getter and record count of JSON ``raw`` parsed into Python objects."""
+    _check_utf8(raw, problems)
+    return _records(_parse_json(raw, where), problems)
 
 
 def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
@@ -333,10 +379,10 @@ def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
     return _dict_getter(records), len(records)
 
 
-def _read(data: Any, problems: _Problems) -> tuple[Getter, int]:
-    """Return the field getter and record count of any accepted input (see downloads_frame)."""
+def _raw_input(data: Any) -> tuple[bytes | bytearray | memoryview, str] | None:
+    """Return the JSON bytes of ``data`` and where they come from; None for parsed data."""
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _decode(data, "the bytes given", problems)
+        return data, "the bytes given"
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         if isinstance(path, bytes):
@@ -348,13 +394,12 @@ def _read(data: Any, problems: _Problems) -> tuple[Getter, int]:
             )
         try:
             with open(path, "rb") as fh:  # the very file named: no glob, no pattern
-                raw = fh.read()
+                return fh.read(), path
         except FileNotFoundError:
             raise InputNotFoundError(path) from None
         except IsADirectoryError:
             raise InputIsDirectoryError(path) from None
-        return _decode(raw, path, problems)
-    return _records(data, problems)
+    return None
 
 
 # ---------------------------------------------------------------------------- fields
@@ -843,7 +888,8 @@ class _Built(NamedTuple):
     lengths: np.ndarray[Any, np.dtype[np.int64]]
     #: One link per result file and one None per download without results; None if not read.
     urls: pd.api.extensions.ExtensionArray | None
-    notes: list[str]
+    #: How many downloads have each unknown status.
+    unknown: dict[str, int]
 
 
 def _convert(
@@ -865,10 +911,8 @@ def _convert(
     return _strings(_text(values, fields, problems, ints_ok=c.integers_as_text))
 
 
-def _build(data: Any, links: bool) -> _Built:
-    """Read ``data`` and build every per-download column from it (links too if ``links``)."""
-    problems = _Problems()
-    get, n = _read(data, problems)
+def _columns(get: Getter, n: int, problems: _Problems, links: bool) -> _Built:
+    """Build every per-download column of ``n`` records (links too if ``links``)."""
     cols: dict[str, Any] = {"id": _ids(get, n, problems)}
     unknown: dict[str, int] = {}
     lists, lengths = _result_lists(get, n, problems)
@@ -883,8 +927,64 @@ def _build(data: Any, links: bool) -> _Built:
         if found is not None:
             cols[c.name] = _convert(c, *found, problems, unknown)
     urls = _urls(lists, lengths, problems) if links else None
+    return _Built(cols, lengths, urls, unknown)
+
+
+def _joined(parts: list[_Built]) -> _Built:
+    """Return the columns of consecutive chunks as one; a column some chunk lacks is null there."""
+    if len(parts) == 1:
+        return parts[0]
+    names = dict.fromkeys(name for part in parts for name in part.cols)
+    cols = {name: _concat(name, [p.cols.get(name) for p in parts], parts) for name in names}
+    unknown: dict[str, int] = {}
+    for part in parts:
+        for label, n in part.unknown.items():
+            unknown[label] = unknown.get(label, 0) + n
+    lengths = np.concatenate([p.lengths for p in parts])
+    urls = None
+    if parts[0].urls is not None:
+        urls = _concat_arrays([p.urls for p in parts if p.urls is not None])
+    return _Built(cols, lengths, urls, unknown)
+
+
+def _concat(name: str, arrays: list[Any], parts: list[_Built]) -> Any:
+    """Return column ``name``'s chunks as one array, nulls where a chunk lacks the column."""
+    c = column(name)
+    filled = [
+        pd.array([None] * len(p.lengths), dtype=c.dtype) if a is None else a
+        for a, p in zip(arrays, parts, strict=True)
+    ]
+    if c.is_category:  # the unknown categories of every chunk, appended in order
+        extra = {str(label) for a in filled for label in a.categories}
+        cat_dtype = category_dtype(name, extra)
+        codes = [pd.Categorical(a, dtype=cat_dtype).codes for a in filled]
+        return pd.Categorical.from_codes(np.concatenate(codes), dtype=cat_dtype, validate=False)
+    return _concat_arrays(filled)
+
+
+def _concat_arrays(arrays: list[Any]) -> Any:
+    """Return pandas arrays of one dtype as one (Arrow strings: chunks, not copied)."""
+    series = [pd.Series(a, copy=False) for a in arrays]
+    return pd.concat(series, ignore_index=True).array
+
+
+def _build(data: Any, links: bool) -> _Built:
+    """Read ``data`` and build every per-download column from it (links too if ``links``)."""
+    problems = _Problems()
+    source = _raw_input(data)
+    if source is None:
+        parts = [_columns(*_records(data, problems), problems, links)]
+    else:
+        try:
+            parts = []
+            for get, n in _decode(*source, problems):
+                parts.append(_columns(get, n, problems, links))
+                problems.offset += n
+        except _Refused:
+            problems = _Problems()  # every problem is found again by the full pass
+            parts = [_columns(*_parsed(*source, problems), problems, links)]
     problems.raise_if_any()
-    return _Built(cols, lengths, urls, _status_notes(unknown))
+    return _joined(parts)
 
 
 def _status_notes(unknown: dict[str, int]) -> list[str]:
@@ -994,7 +1094,7 @@ def downloads_frame(
     with _gc_paused():
         built = _build(data, links=per == "result")
         frame = _assemble(per, built)
-    _warn(built.notes)
+    _warn(_status_notes(built.unknown))
     return frame
 
 
@@ -1021,5 +1121,5 @@ def downloads_frames(data: Any = None, *, client: Client | None = None) -> Downl
     with _gc_paused():
         built = _build(data, links=True)
         frames = DownloadsFrames(_assemble("download", built), _assemble("result", built), source)
-    _warn(built.notes)
+    _warn(_status_notes(built.unknown))
     return frames

@@ -723,3 +723,41 @@ def test_data_and_client_together_is_an_argument_error() -> None:
             downloads_frame([], client=client)
         with pytest.raises(dfkit.ArgumentError, match=r"^data, client: pass either"):
             downloads_frames([], client=client)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decode every input a chunk of two records at a time, as large inputs are."""
+    monkeypatch.setattr(dfkit.frame, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(dfkit.frame, "CHUNK_RECORDS", 2)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("per", ["download", "result"])
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_large_input_decoded_in_chunks_gives_the_same_frame(per: Any, wrapped: bool) -> None:
+    records = [
+        {"id": "1", "status": "completed", "results": ["https://a/1.csv", "https://a/2.csv"]},
+        {"id": 2, "status": "running", "format": "CSV"},  # format: only in this chunk
+        {"id": "3", "status": "failed", "data_type": "cars", "results": []},  # unknowns here
+        {"id": "4", "status": "Failed ", "total_cost": None, "results": [{"url": "https://b"}]},
+        {"id": "5", "status": "paused", "data_type": "product"},
+    ]
+    data = {"records": records} if wrapped else records
+    with pytest.warns(DfkitWarning) as chunked_notes:
+        chunked = downloads_frame(orjson.dumps(data), per=per)
+    with pytest.warns(DfkitWarning) as whole_notes:
+        whole = downloads_frame(records, per=per)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert [str(w.message) for w in chunked_notes] == [str(w.message) for w in whole_notes]
+    assert "on 2 downloads" in str(chunked_notes[0].message)  # counted over every chunk
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("bad", ['"abc"', '{"n": 1}'])  # refused by a converter / by the decode
+def test_a_bad_value_in_a_later_chunk_names_its_own_record(bad: str) -> None:
+    raw = b'[{"id":"0"},{"id":"1"},{"id":"2"},{"id":"3","num_records":' + bad.encode() + b"}]"
+    with pytest.raises(SchemaError, match=r"^records\[3\]\.num_records: expected an integer"):
+        downloads_frame(raw)
+    with pytest.raises(SchemaError, match=r"^data: expected a list of downloads"):
+        downloads_frame(b'{"records": 5}')
