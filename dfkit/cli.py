@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -127,6 +129,51 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
     return number
+
+
+#: Storage option keys whose values are secrets: never printed (masked in every message).
+_SECRET_KEY = re.compile(r"secret|token|password|passwd|key|credential|sas|signature", re.I)
+_OPTION_KEY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+#: The secret values given with --storage-option in this run, masked by ``_redact``.
+_SECRETS: set[str] = set()
+
+
+def _storage_pair(value: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--storage-option``: the value as JSON when it parses, else text.
+
+    An error never shows the value (it may be a secret).
+    """
+    key, eq, raw = value.partition("=")
+    key = key.strip()
+    if not eq or not _OPTION_KEY.fullmatch(key):
+        raise argparse.ArgumentTypeError(
+            "expected KEY=VALUE with KEY a name or dotted names, e.g. "
+            "client_kwargs.endpoint_url=http://127.0.0.1:9000 (the value is not shown)"
+        )
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        parsed = raw
+    if _SECRET_KEY.search(key.rsplit(".", 1)[-1]):
+        _SECRETS.update(v for v in (raw, str(parsed)) if len(v) >= 4)
+    return key, parsed
+
+
+def _storage_options(pairs: list[tuple[str, Any]] | None) -> dict[str, Any] | None:
+    """The ``--storage-option`` pairs as fsspec's ``storage_options`` (dotted keys nest)."""
+    if not pairs:
+        return None
+    options: dict[str, Any] = {}
+    for key, value in pairs:
+        *parents, last = key.split(".")
+        node = options
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"--storage-option {key}: {part} is already set to a value")
+            node = child
+        node[last] = value
+    return options
 
 
 def _positive_float(value: str) -> float:
@@ -297,6 +344,7 @@ def _cmd_results_fetch(args: argparse.Namespace) -> int:
             progress=None if args.progress else False,
             **({} if args.max_file_bytes is None else {"max_file_bytes": args.max_file_bytes}),
             file_deadline=args.file_deadline,
+            storage_options=_storage_options(args.storage_options),
         )
     finally:
         if client is not None:
@@ -335,18 +383,21 @@ def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
         raise ValueError("--scheduler ADDRESS runs on Dask: add --engine dask")
     show = sys.stderr.isatty() if args.progress is None else args.progress
     options: dict[str, Any] = {"encoding": args.encoding, "per": args.per}
+    storage_options = _storage_options(args.storage_options)
+    if storage_options is not None:
+        options["storage_options"] = storage_options
     if args.engine == "dask":
         options["engine"] = "dask"
     else:
         options["progress"] = show
     with _dask_scheduler(args.scheduler):
         path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by, **options)
-    filesystem = None
+    filesystem, where = None, os.fspath(path)
     if args.engine == "dask":
         from dfkit.storage import filesystem_of
 
-        filesystem, path = filesystem_of(path)
-    dataset = pads.dataset(path, format="parquet", partitioning="hive", filesystem=filesystem)
+        filesystem, where = filesystem_of(path, storage_options)
+    dataset = pads.dataset(where, format="parquet", partitioning="hive", filesystem=filesystem)
     rows = dataset.count_rows()
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
     if args.engine == "dask" and not args.partition_by:
@@ -555,7 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     rfetch.add_argument(
         "source", metavar="SOURCE", help="JSON file of downloads (or one download), - for stdin"
     )
-    rfetch.add_argument("--dest", required=True, metavar="DIR", help="directory to write into")
+    rfetch.add_argument(
+        "--dest",
+        required=True,
+        metavar="DIR",
+        help="directory to write into, or an s3:// (gs://, abfs://) URL (needs fsspec and s3fs)",
+    )
+    _add_storage_option(rfetch)
     rfetch.add_argument(
         "--id", action="append", metavar="ID", help="only this download (repeatable)"
     )
@@ -641,7 +698,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (default: threads in this "
         "process)",
     )
+    _add_storage_option(rparquet)
     return parser
+
+
+def _add_storage_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action="append",
+        type=_storage_pair,
+        metavar="KEY=VALUE",
+        help="an fsspec storage option for URL paths, repeatable, e.g. "
+        "client_kwargs.endpoint_url=http://10.0.0.9:9000 or anon=true (values are JSON when "
+        "they parse as JSON; dotted keys nest). Without it, credentials come from the "
+        "environment as s3fs finds them; secret values are never printed",
+    )
 
 
 # ---------------------------------------------------------------------------- running
@@ -652,8 +724,9 @@ def _redact(text: str) -> str:
 
     text = redact(text)
     token = os.environ.get(TOKEN_ENV, "").strip()
-    if len(token) >= 4:
-        text = text.replace(token, "***")
+    for secret in sorted({token, *_SECRETS}, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
     return printable(text)
 
 
@@ -722,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     parser = build_parser()
+    _SECRETS.clear()
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
     from dfkit.errors import DfkitError

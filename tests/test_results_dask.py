@@ -360,6 +360,54 @@ def test_cli_scheduler_needs_dask_engine(
     assert not (tmp_path / "o").exists()
 
 
+def _cli_options(s3: dict[str, Any]) -> list[str]:
+    endpoint = s3["client_kwargs"]["endpoint_url"]
+    return [
+        *("--storage-option", f"key={s3['key']}"),
+        *("--storage-option", f"secret={s3['secret']}"),
+        *("--storage-option", f"client_kwargs.endpoint_url={endpoint}"),
+        *("--storage-option", "client_kwargs.region_name=eu-west-1"),
+    ]
+
+
+def test_cli_storage_options_for_fetch_and_to_parquet(
+    s3: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dfkit.cli import main
+    from dfkit.testing import FakeDatafiniti
+
+    with FakeDatafiniti(records_per_file=5) as fake:
+        d = fake.add_download(
+            {
+                "id": "77",
+                "status": "completed",
+                "format": "CSV",
+                "data_type": "business",
+                "num_records": 10,
+                "results": ["a", "b"],
+            }
+        )
+        (tmp_path / "d.json").write_text(json.dumps([d]))
+        argv = ["results", "fetch", str(tmp_path / "d.json"), "--dest", "s3://results/cli/77/"]
+        assert main([*argv, *_cli_options(s3)]) == 0
+    assert "2 downloaded" in capsys.readouterr().out
+    out = "s3://results/cli/parquet"
+    argv = ["results", "to-parquet", "s3://results/cli/77/", "--out", out, "--engine", "dask"]
+    assert main([*argv, *_cli_options(s3)]) == 0
+    rows = len(read_results("s3://results/cli/77/", engine="dask", storage_options=s3))
+    assert f"Wrote {rows} rows (17 columns) to {out} (" in capsys.readouterr().out
+
+    # A failure names the location, never the secret; a malformed option never echoes itself.
+    argv = ["results", "to-parquet", "s3://no-such-bucket/x/", "--out", out, "--engine", "dask"]
+    assert main([*argv, *_cli_options(s3), "--verbose"]) == 1
+    err = capsys.readouterr().err
+    assert "s3://no-such-bucket/x/" in err and s3["secret"] not in err
+    with pytest.raises(SystemExit):
+        main([*argv, "--storage-option", "hunter2-secret"])
+    err = capsys.readouterr().err
+    assert "expected KEY=VALUE" in err and "hunter2" not in err
+
+
 # --- the real files ---------------------------------------------------------------------------
 
 
