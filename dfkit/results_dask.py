@@ -22,8 +22,9 @@ import contextlib
 import os
 import posixpath
 import re
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -262,6 +263,12 @@ class Reading:
     encoding: str
     max_expansion: float
     storage_options: Mapping[str, Any] | None
+    #: What Dask names this reading by: unique, so Dask never pickles the schema and options
+    #: to hash them (which it refuses as "not deterministic" now and then).
+    token: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
+
+    def __dask_tokenize__(self) -> str:
+        return self.token
 
     @property
     def out_schema(self) -> pa.Schema:
@@ -390,6 +397,26 @@ def _write_part(
     )
 
 
+def _write_part_or_error(
+    part: Part,
+    number: int,
+    reading: Reading,
+    fs: AbstractFileSystem,
+    folder: str,
+    partition_by: list[str],
+) -> Exception | None:
+    """Write one part (:func:`_write_part`); return its error instead of raising it.
+
+    A raised error would end ``dask.compute`` while other tasks still write into the staging
+    directory, after its removal: every task ends before the failure is raised.
+    """
+    try:
+        _write_part(part, number, reading, fs, folder, partition_by)
+    except Exception as e:
+        return e
+    return None
+
+
 def _row_groups(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     size = 0
@@ -460,8 +487,10 @@ def results_to_parquet_dask(
     _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
     with atomic_fs_dir(fs, root) as tmp:
         tasks = [
-            dask.delayed(_write_part, pure=False)(part, i, reading, fs, tmp, columns)
+            dask.delayed(_write_part_or_error, pure=False)(part, i, reading, fs, tmp, columns)
             for i, part in enumerate(parts)
         ]
-        dask.compute(*tasks)
+        failed = [e for e in dask.compute(*tasks) if e is not None]
+        if failed:
+            raise failed[0]
     return os.fspath(out) if is_url(out) else Path(out)
