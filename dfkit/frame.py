@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -50,6 +51,7 @@ from dfkit.errors import (
 from dfkit.schema import (
     COLUMNS,
     STATUSES,
+    STRING,
     TIMESTAMP,
     Column,
     Per,
@@ -798,14 +800,17 @@ def _urls(
     lists: list[Any], lengths: np.ndarray[Any, np.dtype[np.int64]], problems: _Problems
 ) -> pd.api.extensions.ExtensionArray:
     """Flatten the results into one URL per row; a download without results gives one None."""
-    flat = [u for lst in lists for u in (lst or _NO_RESULT)]
-    kinds = _types(flat)
-    if msgspec.Raw in kinds:
-        fast = _raw_urls(flat, lengths)
+    raws = list(chain.from_iterable(lists))
+    # Results are all undecoded (typed decode) or all Python objects (parsed input).
+    undecoded = bool(raws) and type(raws[0]) is msgspec.Raw
+    if undecoded:
+        fast = _raw_urls(raws, lengths)
         if fast is not None:
             return fast
+    flat = [u for lst in lists for u in (lst or _NO_RESULT)]
+    if undecoded:
         flat = [msgspec.json.decode(u) if type(u) is msgspec.Raw else u for u in flat]
-        kinds = _types(flat)
+    kinds = _types(flat)
     empty = int((lengths == 0).sum())
     if not kinds <= {str, type(None)} or flat.count(None) != empty or "" in flat:
         rows = np.maximum(lengths, 1)
@@ -831,20 +836,18 @@ _LINK_FORMS = ((b'"', b'"'), (b'{"url":"', b'"}'))
 
 
 def _raw_urls(
-    flat: list[Any], lengths: np.ndarray[Any, np.dtype[np.int64]]
+    raws: list[msgspec.Raw], lengths: np.ndarray[Any, np.dtype[np.int64]]
 ) -> pd.api.extensions.ExtensionArray | None:
     """Return the links as a string array cut straight from the input's bytes, or None.
 
-    ``flat`` holds each result undecoded (``msgspec.Raw``) and one None per download without
-    results. When every result is written the same plain way (``"https://..."`` in the real
-    shape, ``{"url":"https://..."}`` in the page's), in ASCII and without escapes, each URL is
-    its result's bytes less those delimiters: one join and one Arrow slice, no Python string
-    per link. Anything else (escapes, spaces, other keys, a value that is no link) gives None,
-    and the caller decodes each result and checks it.
+    ``raws`` holds every result undecoded (``msgspec.Raw``), in order, and ``lengths`` how many
+    each download has (a download without results gets a missing link). When every result is
+    written the same plain way (``"https://..."`` in the real shape, ``{"url":"https://..."}``
+    in the page's), in ASCII and without escapes, each URL is its result's bytes less those
+    delimiters: one join and one Arrow slice, no Python string per link. Anything else
+    (escapes, spaces, other keys, a value that is no link) gives None, and the caller decodes
+    each result and checks it.
     """
-    raws = [u for u in flat if u is not None]
-    if not raws:
-        return None
     data = b"".join(raws)
     if not data.isascii() or data.find(b"\\") >= 0:
         return None
@@ -856,8 +859,9 @@ def _raw_urls(
         if (
             data.startswith(head)
             and (sizes > len(head) + len(tail)).all()
-            # No quote but the delimiters': a plain JSON string, or an object with only "url".
-            and data.count(b'"') == (head + tail).count(b'"') * len(raws)
+            # No quote but the delimiters': an object with only "url". (A result that starts
+            # with a quote is a string, and without escapes it holds no quote.)
+            and (head == b'"' or data.count(b'"') == (head + tail).count(b'"') * len(raws))
             and all((view[starts + k] == byte).all() for k, byte in enumerate(head))
             and all((view[ends - len(tail) + k] == byte).all() for k, byte in enumerate(tail))
         ):
@@ -951,15 +955,23 @@ def _concat(name: str, arrays: list[Any], parts: list[_Built]) -> Any:
     """Return column ``name``'s chunks as one array, nulls where a chunk lacks the column."""
     c = column(name)
     filled = [
-        pd.array([None] * len(p.lengths), dtype=c.dtype) if a is None else a
-        for a, p in zip(arrays, parts, strict=True)
+        _nulls(c, len(p.lengths)) if a is None else a for a, p in zip(arrays, parts, strict=True)
     ]
+    if c.dtype == STRING:  # one piece: Arrow's take (per result) is slow across many chunks
+        pieces = [chunk for a in filled for chunk in a.__arrow_array__().chunks]
+        joined = pa.chunked_array(pieces, type=pa.large_string()).combine_chunks()
+        return pd.arrays.ArrowStringArray(joined)
     if c.is_category:  # the unknown categories of every chunk, appended in order
         extra = {str(label) for a in filled for label in a.categories}
         cat_dtype = category_dtype(name, extra)
         codes = [pd.Categorical(a, dtype=cat_dtype).codes for a in filled]
         return pd.Categorical.from_codes(np.concatenate(codes), dtype=cat_dtype, validate=False)
     return _concat_arrays(filled)
+
+
+def _nulls(c: Column, n: int) -> Any:
+    """Return ``n`` missing values of column ``c``'s dtype (and array type)."""
+    return _strings([None] * n) if c.dtype == STRING else pd.array([None] * n, dtype=c.dtype)
 
 
 def _concat_arrays(arrays: list[Any]) -> Any:
