@@ -16,8 +16,10 @@ byte_range=None, block_size=BLOCK_BYTES, max_expansion=MAX_EXPANSION, on_bytes=N
     The records of one file (a path, or an open binary file such as an fsspec one, with
     ``name`` its file name) as record batches of exactly ``schema``, about ``block_size``
     bytes of input each. ``byte_range=(start, end)`` reads only the JSON lines that start in
-    ``[start, end)`` of an uncompressed JSON-lines file, so one file can be split into
-    partitions. A field the schema lacks raises :class:`FieldNotInSchema`, a
+    ``[start, end)`` of an uncompressed JSON-lines file, or the records of ``[start, end)`` of
+    an uncompressed UTF-8 CSV when ``start`` is a record's first byte (as
+    :func:`dfkit.ranges.csv_ranges` finds them), so one file can be split into partitions.
+    A field the schema lacks raises :class:`FieldNotInSchema`, a
     ``ResultFileError`` (with ``sample_bytes`` that can happen; a full schema pass never misses
     one).
 
@@ -791,6 +793,45 @@ def _csv_line(
     return None
 
 
+def _csv_range_line(source: Source, name: str, start: int, end: int, record: int) -> int | None:
+    """Return the line where record ``record`` of the range ``[start, end)`` starts."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    with open(source, "rb") as f:
+        before = 0  # the lines before ``start`` (a record's start, so a line's start)
+        while f.tell() < start:
+            chunk = f.read(min(1 << 20, start - f.tell()))
+            if not chunk:
+                break
+            before += chunk.count(b"\n")
+        text = io.TextIOWrapper(io.BytesIO(f.read(end - start)), encoding="utf-8", newline="")
+        reader = csv.reader(text)
+        line = 0
+        for k, _ in enumerate(reader):
+            if k == record:
+                return before + line + 1
+            line = reader.line_num
+    return None
+
+
+class _Limited(io.RawIOBase):
+    """The next ``n`` bytes of ``stream``, counted to ``on_bytes``."""
+
+    def __init__(self, stream: _Input, n: int, on_bytes: Callable[[int], None] | None) -> None:
+        self._stream, self._left, self._on_bytes = stream, n, on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._stream.read(min(len(b), self._left)) if self._left > 0 else b""
+        self._left -= len(data)
+        b[: len(data)] = data
+        if self._on_bytes is not None and data:
+            self._on_bytes(len(data))
+        return len(data)
+
+
 def _quote_problem(
     source: Source, name: str, encoding: str, max_expansion: float
 ) -> ResultFileError | None:
@@ -872,10 +913,15 @@ def _csv_batches(
     block_size: int,
     max_expansion: float,
     on_bytes: Callable[[int], None] | None,
+    byte_range: tuple[int, int] | None = None,
 ) -> Iterator[dict[str, pa.Array]]:
+    """The columns of a CSV file, or of the records in ``byte_range`` (which must start at a
+    record: :func:`dfkit.ranges.csv_ranges`); a range after the first gets the file's header.
+    """
     # A plain UTF-8 file is handed to Arrow as a native file: no Python buffers in between.
     native = (
-        isinstance(source, (str, os.PathLike))
+        byte_range is None
+        and isinstance(source, (str, os.PathLike))
         and not name.lower().endswith(".gz")
         and codecs.lookup(encoding).name == "utf-8"
     )
@@ -897,11 +943,21 @@ def _csv_batches(
         raw: Any = _Replay(head, stream)
         if native:
             raw = stack.enter_context(pa.OSFile(os.fspath(source)))  # type: ignore[arg-type]
+        start, end = byte_range or (0, 0)
+        if byte_range is not None:
+            if not isinstance(source, (str, os.PathLike)):
+                source.seek(start)  # back from the header, also to 0 (``_open`` seeks if > 0)
+            ranged = stack.enter_context(
+                _open(source, name, encoding=encoding, max_expansion=max_expansion, seek=start)
+            )
+            raw = _Limited(ranged, end - start, on_bytes)
         read = 0
         try:
             reader = pacsv.open_csv(
                 raw,
-                read_options=pacsv.ReadOptions(block_size=block_size),
+                read_options=pacsv.ReadOptions(
+                    block_size=block_size, column_names=header if start else None
+                ),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(header, pa.string()),
@@ -931,8 +987,11 @@ def _csv_batches(
                     yield _csv_columns(batch, schema, plan)
                 except _BadValue:
                     i, bad, more = _csv_bad_values(batch, schema, plan)
-                    record = rows + i + 1  # the header is record 0
-                    line = _csv_line(source, name, encoding, max_expansion, record)
+                    record = rows + i + (0 if start else 1)  # the header is record 0
+                    if start:
+                        line = _csv_range_line(source, name, start, end, record)
+                    else:
+                        line = _csv_line(source, name, encoding, max_expansion, record)
                     where = f"line {line}: " if line else f"record {record}: "
                     raise bad.error(name, where, line, more) from None
                 rows += batch.num_rows
@@ -1312,8 +1371,12 @@ def read_result_batches(
     """
     name = _name_of(source, name)
     fmt = _format_of(name, format)
-    if byte_range is not None and (fmt != "json" or name.lower().endswith(".gz")):
-        raise ArgumentError("byte_range: only uncompressed JSON-lines files can be read in ranges")
+    if byte_range is not None and (
+        name.lower().endswith(".gz") or (fmt == "csv" and codecs.lookup(encoding).name != "utf-8")
+    ):
+        raise ArgumentError(
+            "byte_range: only uncompressed files (CSV in UTF-8) can be read in ranges"
+        )
     if fmt == "csv":
         columns = _csv_batches(
             source,
@@ -1323,6 +1386,7 @@ def read_result_batches(
             block_size=block_size,
             max_expansion=max_expansion,
             on_bytes=on_bytes,
+            byte_range=byte_range,
         )
     else:
         columns = _json_batches(

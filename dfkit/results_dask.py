@@ -18,6 +18,7 @@ with ``storage_options``, so the workers read and write object storage themselve
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import posixpath
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
 from dfkit.parquet import DATASET_FILES, check_target
+from dfkit.ranges import csv_ranges, json_ranges
 from dfkit.records import (
     KEEP_ORDER,
     ROW_GROUP_BYTES,
@@ -75,7 +77,8 @@ __all__ = [
 
 #: The extra that installs the Dask engine's dependencies.
 DASK_EXTRA = "dfkit[dask]"
-#: A JSON-lines file larger than this is read by several tasks, one per range of its bytes.
+#: A file larger than this is read by several tasks, one per range of its bytes, where it can
+#: be cut (:mod:`dfkit.ranges`: uncompressed JSON lines, and CSV whose quotes are sound).
 PART_BYTES = 128 << 20
 
 
@@ -156,30 +159,6 @@ class Part:
     byte_range: tuple[int, int] | None = None
 
 
-def _parts(
-    files: Sequence[str], fmt: FileFormat | None, storage_options: Mapping[str, Any] | None
-) -> list[Part]:
-    parts: list[Part] = []
-    for file in files:
-        name = _name(file)
-        if (fmt or file_format(name)) != "json" or name.lower().endswith(".gz"):
-            parts.append(Part(file, name))
-            continue
-        if is_url(file):
-            fs, path = filesystem(file, storage_options)
-            size = int(fs.size(path))
-        else:
-            size = os.path.getsize(file)
-        # read_result_batches reads the lines that *start* in each range: none lost or twice.
-        bounds = list(range(0, size, PART_BYTES)) or [0]
-        ends = [*bounds[1:], max(size, 1)]
-        if len(bounds) == 1:
-            parts.append(Part(file, name))
-        else:
-            parts.extend(Part(file, name, (a, b)) for a, b in zip(bounds, ends, strict=True))
-    return parts
-
-
 @contextlib.contextmanager
 def _opened(file: str, storage_options: Mapping[str, Any] | None) -> Iterator[Source]:
     """Yield ``file`` for the reader: a local path as it is, a URL as an open fsspec file."""
@@ -195,43 +174,59 @@ def _name(file: str) -> str:
     return posixpath.basename(file) if is_url(file) else Path(file).name
 
 
-def _file_schema(
+def _ranges(
+    file: str, fmt: FileFormat, encoding: str, part_bytes: int, source: Any
+) -> list[tuple[int, int]] | None:
+    """The byte ranges ``file`` is read in by separate tasks, or None for one task."""
+    if file.lower().endswith(".gz") or (fmt == "csv" and codecs.lookup(encoding).name != "utf-8"):
+        return None
+    size = int(source.size) if hasattr(source, "size") else os.path.getsize(file)
+    if size <= part_bytes:
+        return None
+    if fmt == "json":
+        ranges = json_ranges(size, part_bytes)
+    elif isinstance(source, Path):
+        with open(source, "rb") as f:
+            ranges = csv_ranges(f, size, part_bytes)
+    else:
+        ranges = csv_ranges(source, size, part_bytes)
+    return ranges if len(ranges) > 1 else None
+
+
+def _survey(
     file: str,
     fmt: FileFormat | None,
     encoding: str,
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
-) -> pa.Schema:
+    part_bytes: int,
+) -> tuple[pa.Schema, list[Part]]:
+    """One file's schema and parts (one task): its ranges if it is large and can be cut."""
+    name = _name(file)
     with _opened(file, storage_options) as source:
-        return result_schema(
-            [source],
-            format=fmt,
-            encoding=encoding,
-            names=[_name(file)],
-            max_expansion=max_expansion,
+        schema = result_schema(
+            [source], format=fmt, encoding=encoding, names=[name], max_expansion=max_expansion
         )
+        ranges = _ranges(file, fmt or file_format(name) or "csv", encoding, part_bytes, source)
+    if ranges is None:
+        return schema, [Part(file, name)]
+    return schema, [Part(file, name, r) for r in ranges]
 
 
 def _schema(
     files: Sequence[str],
+    schemas: Sequence[pa.Schema],
     fmt: FileFormat | None,
     encoding: str,
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
 ) -> pa.Schema:
-    """The schema of all the files, as ``result_schema(files)`` gives it, found in parallel.
+    """The schema of all the files, as ``result_schema(files)`` gives it, from each one's.
 
-    Each task finds one file's schema (a CSV header; a JSON-lines file's keys, which means
-    reading it). The schema of all files is that of the first file of each distinct schema,
-    in order (a later file with the same schema adds no field), so the client merges a few
-    files, usually one, instead of reading them all.
+    The schema of all files is that of the first file of each distinct schema, in order (a
+    later file with the same schema adds no field), so the client merges a few files, usually
+    one, instead of reading them all.
     """
-    import dask
-
-    args = (fmt, encoding, max_expansion, storage_options)
-    schemas: Sequence[pa.Schema] = dask.compute(
-        *[dask.delayed(_file_schema, pure=False)(f, *args) for f in files]
-    )
     firsts: list[tuple[str, pa.Schema]] = []
     for file, schema in zip(files, schemas, strict=True):
         if not any(schema.equals(s) for _, s in firsts):
@@ -297,12 +292,21 @@ def _reading(
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
 ) -> tuple[Reading, list[Part]]:
+    import dask
+
     files = list_files(paths_or_dir, format=format, storage_options=storage_options)
-    schema = _schema(files, format, encoding, max_expansion, storage_options)
+    # One task per file finds its schema (a CSV header; a JSON-lines file's keys, which means
+    # reading it) and its ranges (a large CSV: a scan for where records start).
+    args = (format, encoding, max_expansion, storage_options, PART_BYTES)
+    surveys: Sequence[tuple[pa.Schema, list[Part]]] = dask.compute(
+        *[dask.delayed(_survey, pure=False)(f, *args) for f in files]
+    )
+    schemas = [schema for schema, _ in surveys]
+    schema = _schema(files, schemas, format, encoding, max_expansion, storage_options)
     reading = Reading(
         schema, check_per(schema, per), format, encoding, max_expansion, storage_options
     )
-    return reading, _parts(files, format, storage_options)
+    return reading, [part for _, parts in surveys for part in parts]
 
 
 # --- read_results -----------------------------------------------------------------------------

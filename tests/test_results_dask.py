@@ -189,6 +189,31 @@ def test_large_json_lines_file_is_split_into_byte_ranges(
     _same_table(pq.read_table(out), pq.read_table(results_to_parquet(with_json, tmp_path / "l")))
 
 
+def test_large_csv_is_split_at_records_never_inside_quotes(
+    on_cluster: Any, s3: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dfkit import results_dask
+
+    d = tmp_path / "reviews"
+    d.mkdir()
+    # Review texts with line breaks, commas and quotes, so that many cuts fall inside quotes.
+    rows = [
+        f'R{i},"Great\nstay, ""really""\n{"x" * (i % 7)}",{i % 5},0{i:04d}\n' for i in range(60)
+    ]
+    (d / "8_0.csv").write_text("id,reviews.text,reviews.rating,postalCode\n" + "".join(rows))
+    (d / "8_1.csv").write_text('id,reviews.text\nS1,"5"" screen"\nS2,fine\n')
+    monkeypatch.setattr(results_dask, "PART_BYTES", 300)
+    ddf = read_results(d, engine="dask")
+    assert ddf.npartitions > 5  # 8_0.csv in ranges, 8_1.csv (small) whole
+    _same_frame(ddf, read_results(d))
+    out = results_to_parquet(d, tmp_path / "split", engine="dask")
+    _same_table(pq.read_table(out), pq.read_table(results_to_parquet(d, tmp_path / "l")))
+    # The same from object storage: the scan and the ranges read through fsspec files.
+    from_s3 = read_results(_upload(s3, d, "split"), engine="dask", storage_options=s3)
+    assert from_s3.npartitions == ddf.npartitions
+    _same_frame(from_s3, read_results(d))
+
+
 def test_read_results_dask_on_the_threaded_scheduler(mixed: Path) -> None:
     _dask()
     import dask
