@@ -42,6 +42,7 @@ How a file becomes typed columns (see the README's "Result records schema"):
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import gzip
@@ -51,9 +52,10 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 import numpy as np
 import orjson
@@ -71,6 +73,7 @@ __all__ = [
     "DOWNLOAD_ID",
     "MAX_EXPANSION",
     "SOURCE_FILE",
+    "THREADS",
     "FieldNotInSchema",
     "FileFormat",
     "PathsOrDir",
@@ -111,6 +114,9 @@ _NAME = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)_(?P<n>[0-9]+)\.")
 _LONG_DIGITS = re.compile(rb"[0-9]{17}")
 _OFFSET = r"[+-][0-9]{2}:?[0-9]{2}$"
 _BOM = b"\xef\xbb\xbf"
+#: Threads that convert one file's blocks at once (Arrow releases the GIL as it parses and
+#: converts, so they run on as many cores); ``read_result_batches(threads=)`` changes it.
+THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def file_format(path: str | os.PathLike[str]) -> FileFormat | None:
@@ -353,6 +359,45 @@ def _format_of(name: str, format: FileFormat | None) -> FileFormat:
             path=name,
         )
     return fmt
+
+
+# --- converting blocks on threads, in order ---------------------------------------------------
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _converted(
+    items: Iterator[_T], convert: Callable[[_T], _R], threads: int
+) -> Iterator[tuple[_T, Future[_R]]]:
+    """Yield (item, the future of ``convert(item)``) in the order of ``items``.
+
+    ``items`` is read in the caller's thread; up to ``threads`` conversions run on a pool
+    meanwhile, and at most ``threads + 1`` items are held, which bounds the memory. A
+    conversion's error is raised by its future's ``result()``, where its rows would be.
+    """
+    if threads <= 1:
+        for item in items:
+            done: Future[_R] = Future()
+            try:
+                done.set_result(convert(item))
+            except Exception as e:  # raised by result(), as from the pool
+                done.set_exception(e)
+            yield item, done
+        return
+    pending: collections.deque[tuple[_T, Future[_R]]] = collections.deque()
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dfkit-convert")
+    try:
+        for item in items:
+            pending.append((item, pool.submit(convert, item)))
+            if len(pending) > threads:
+                yield pending.popleft()
+        while pending:
+            yield pending.popleft()
+    finally:
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
 
 
 # --- errors on values ---------------------------------------------------------------------------
@@ -694,13 +739,18 @@ class _Replay(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, n: int = -1) -> bytes:
+        # Arrow and _blocks call read(): hand the stream's bytes on without copying them again.
+        if not self._head:
+            return self._stream.read(n)
+        if n is None or n < 0:
+            data, self._head = self._head + self._stream.read(), b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        return data
+
     def readinto(self, b: Any) -> int:
-        if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(b))
+        data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
 
@@ -913,6 +963,7 @@ def _csv_batches(
     block_size: int,
     max_expansion: float,
     on_bytes: Callable[[int], None] | None,
+    threads: int,
     byte_range: tuple[int, int] | None = None,
 ) -> Iterator[dict[str, pa.Array]]:
     """The columns of a CSV file, or of the records in ``byte_range`` (which must start at a
@@ -968,13 +1019,16 @@ def _csv_batches(
             )
         except (pa.ArrowInvalid, UnicodeDecodeError) as e:
             raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
-        rows = 0
-        with contextlib.closing(reader):
+
+        def parsed() -> Iterator[tuple[int, pa.RecordBatch]]:
+            """(records before it, batch of text columns) for each batch Arrow reads."""
+            nonlocal read
+            rows = 0
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
-                    break
+                    return
                 except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                     raise _csv_error(
                         source, name, len(header), e, encoding, max_expansion
@@ -983,8 +1037,15 @@ def _csv_batches(
                     position = raw.tell()
                     on_bytes(position - read)
                     read = position
+                yield rows, batch
+                rows += batch.num_rows
+
+        with contextlib.closing(reader):
+            for (rows, batch), done in _converted(
+                parsed(), lambda item: _csv_columns(item[1], schema, plan), threads
+            ):
                 try:
-                    yield _csv_columns(batch, schema, plan)
+                    yield done.result()
                 except _BadValue:
                     i, bad, more = _csv_bad_values(batch, schema, plan)
                     record = rows + i + (0 if start else 1)  # the header is record 0
@@ -994,19 +1055,19 @@ def _csv_batches(
                         line = _csv_line(source, name, encoding, max_expansion, record)
                     where = f"line {line}: " if line else f"record {record}: "
                     raise bad.error(name, where, line, more) from None
-                rows += batch.num_rows
 
 
 # --- JSON lines ---------------------------------------------------------------------------------
 
 
 def _blocks(
-    stream: _Input, block_size: int, *, skip_first: bool = False, limit: int | None = None
-) -> Iterator[tuple[int, bytes]]:
+    stream: Any, block_size: int, *, skip_first: bool = False, limit: int | None = None
+) -> Iterator[tuple[int, bytes | memoryview]]:
     """Yield (first line number or 0 if unknown, whole lines) blocks of about ``block_size``.
 
     ``skip_first`` drops the bytes up to the first newline (the end of a line that started
-    before the range); ``limit`` keeps only the lines that start before that many bytes.
+    before the range); ``limit`` keeps only the lines that start before that many bytes. A
+    block is a view of the bytes read (not a copy of them).
     """
     lineno = 0 if skip_first else 1
     rest = b""
@@ -1020,7 +1081,7 @@ def _blocks(
             chunk = chunk[3:]
             base = 3
         first = False
-        data = rest + chunk
+        data = rest + chunk if rest else chunk
         if skip_first:
             i = data.find(b"\n")
             if i < 0:
@@ -1034,19 +1095,18 @@ def _blocks(
         if cut < 0:
             rest = data
             continue
-        block, rest = data[: cut + 1], data[cut + 1 :]
+        end, rest = cut + 1, data[cut + 1 :]
         if limit is not None and base >= limit:
             break  # the range ends where the line skipped above ended: nothing starts in it
-        if limit is not None and base + len(block) > limit:
+        if limit is not None and base + end > limit:
             # Keep the lines that start before ``limit``: up to the newline at or after it - 1.
-            i = block.find(b"\n", max(limit - base - 1, 0))
-            block, rest = block[: i + 1], b""
+            end, rest = data.find(b"\n", max(limit - base - 1, 0)) + 1, b""
             base = limit
         else:
-            base += len(block)
-        yield lineno, block
+            base += end
+        yield lineno, memoryview(data)[:end]
         if lineno:
-            lineno += block.count(b"\n")
+            lineno += data.count(b"\n", 0, end)
     if rest.strip() and (limit is None or base < limit):
         yield lineno, rest
 
@@ -1135,9 +1195,10 @@ def _slow_columns(rows: list[dict[str, Any]], schema: pa.Schema, name: str) -> d
     return out
 
 
-def _fast_table(block: bytes) -> pa.Table:
+def _fast_table(block: bytes | memoryview) -> pa.Table:
     return pajson.read_json(
-        io.BytesIO(block), read_options=pajson.ReadOptions(block_size=max(len(block), 1 << 16) + 1)
+        pa.BufferReader(pa.py_buffer(block)),
+        read_options=pajson.ReadOptions(block_size=max(len(block), 1 << 16) + 1),
     )
 
 
@@ -1151,6 +1212,7 @@ def _json_batches(
     max_expansion: float,
     byte_range: tuple[int, int] | None,
     on_bytes: Callable[[int], None] | None,
+    threads: int,
 ) -> Iterator[dict[str, pa.Array]]:
     start, end = byte_range if byte_range is not None else (0, None)
     with _open(
@@ -1172,22 +1234,31 @@ def _json_batches(
             skip_first=start > 0,
             limit=None if end is None else end - max(start - 1, 0),
         )
-        for first_line, block in blocks:
-            try:
-                yield _json_block(block, schema)
-            except (_Unfit, pa.ArrowInvalid, pa.ArrowNotImplementedError, _BadValue, _UnknownField):
-                rows = _parse_lines(name, first_line, block)
-                try:
-                    yield _slow_columns(rows, schema, name)
-                except _BadValue:
-                    raise _json_bad_values(rows, schema, name, first_line, block) from None
-                except _UnknownField as u:
-                    raise FieldNotInSchema(
-                        f"{name}: field {u.path!r} is not in the schema (it was built from part "
-                        "of the files only: build it from all of them)",
-                        path=name,
-                        field=u.path,
-                    ) from None
+        for _, done in _converted(blocks, lambda b: _json_columns(name, schema, *b), threads):
+            yield done.result()
+
+
+def _json_columns(
+    name: str, schema: pa.Schema, first_line: int, block: bytes | memoryview
+) -> dict[str, pa.Array]:
+    """One block of JSON lines as columns of ``schema``: Arrow's parse, else record by record."""
+    try:
+        return _json_block(block, schema)
+    except (_Unfit, pa.ArrowInvalid, pa.ArrowNotImplementedError, _BadValue, _UnknownField):
+        pass
+    data = bytes(block)
+    rows = _parse_lines(name, first_line, data)
+    try:
+        return _slow_columns(rows, schema, name)
+    except _BadValue:
+        raise _json_bad_values(rows, schema, name, first_line, data) from None
+    except _UnknownField as u:
+        raise FieldNotInSchema(
+            f"{name}: field {u.path!r} is not in the schema (it was built from part "
+            "of the files only: build it from all of them)",
+            path=name,
+            field=u.path,
+        ) from None
 
 
 def _json_bad_values(
@@ -1209,7 +1280,7 @@ def _json_bad_values(
     return first.error(name, f"line {lineno}: ", lineno, len(bad) - 1)
 
 
-def _json_block(block: bytes, schema: pa.Schema) -> dict[str, pa.Array]:
+def _json_block(block: bytes | memoryview, schema: pa.Schema) -> dict[str, pa.Array]:
     table = _fast_table(block)
     names = set(schema.names)
     for n in table.column_names:
@@ -1271,7 +1342,7 @@ def _json_keys(stream: _Input, name: str, sample_bytes: int | None) -> dict[str,
                     elif not pa.types.is_null(t):
                         raise _Unfit(f.name)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, _Unfit):
-            for row in _parse_lines(name, first_line, block):
+            for row in _parse_lines(name, first_line, bytes(block)):
                 for k, v in row.items():
                     _note_keys(seen, k, v)
         read += len(block)
@@ -1354,12 +1425,15 @@ def read_result_batches(
     block_size: int = BLOCK_BYTES,
     max_expansion: float = MAX_EXPANSION,
     on_bytes: Callable[[int], None] | None = None,
+    threads: int = THREADS,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the records of one result file as record batches of exactly ``schema``.
 
     ``source`` is a path or an open binary file (``name`` its file name, for the format and
     the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
-    input consumed, for progress bars.
+    input consumed, for progress bars. The file is read in this thread and its blocks are
+    converted on ``threads`` threads (1: all in this thread), at most ``threads + 1`` blocks
+    ahead of the batch yielded; the batches come in the file's order.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -1387,6 +1461,7 @@ def read_result_batches(
             max_expansion=max_expansion,
             on_bytes=on_bytes,
             byte_range=byte_range,
+            threads=threads,
         )
     else:
         columns = _json_batches(
@@ -1398,6 +1473,7 @@ def read_result_batches(
             max_expansion=max_expansion,
             byte_range=byte_range,
             on_bytes=on_bytes,
+            threads=threads,
         )
     did = pa.scalar(download_id_of(name), pa.string())
     src = pa.scalar(name, pa.string())
