@@ -61,7 +61,7 @@ __all__ = ["read_results", "results_to_parquet"]
 Engine = Literal["local", "dask"]
 
 #: Bytes of each JSON-lines file whose field names make the first schema (see below).
-SAMPLE_BYTES = BLOCK_BYTES
+SAMPLE_BYTES = BLOCK_BYTES["json"]
 #: Batches a reader may run ahead of its consumer: with one reader thread while writing
 #: Parquet (reading overlaps writing), this bounds the memory in flight. ``read_results``, which
 #: holds everything anyway, reads ``READERS`` files at once.

@@ -87,6 +87,40 @@ def test_a_sampled_schema_says_when_a_field_was_missed(tmp_path: Path) -> None:
     assert "brand" in result_schema([path]).names
 
 
+def test_blocks_converted_on_threads_keep_the_file_order(tmp_path: Path) -> None:
+    # Many small blocks, converted on several threads: the same batches as on one, in order;
+    # a bad value is raised where its rows would be, after every batch before it.
+    csv_path = tmp_path / "8_0.csv"
+    csv_path.write_text(
+        "id,latitude,categories\n" + "".join(f'r{i},{i / 7},"A,B{i}"\n' for i in range(3000))
+    )
+    json_path = tmp_path / "8_1.txt"
+    json_path.write_text(
+        "".join(json.dumps({"id": f"r{i}", "latitude": i}) + "\n" for i in range(3000))
+    )
+    for path in (csv_path, json_path):
+        schema = result_schema([path])
+        one = list(read_result_batches(path, schema, block_size=2000, threads=1))
+        four = list(read_result_batches(path, schema, block_size=2000, threads=4))
+        assert len(one) > 20 and [b.num_rows for b in one] == [b.num_rows for b in four]
+        assert pa.Table.from_batches(four).equals(pa.Table.from_batches(one))
+        assert pa.Table.from_batches(four).column("id").to_pylist() == [
+            f"r{i}" for i in range(3000)
+        ]
+    lines = csv_path.read_text().splitlines()
+    lines[2500] = "bad,north,A"
+    csv_path.write_text("\n".join(lines) + "\n")
+    rows: list[int] = []
+
+    def read_all() -> None:
+        for batch in read_result_batches(csv_path, result_schema([csv_path]), block_size=2000):
+            rows.append(batch.num_rows)
+
+    with pytest.raises(ResultFileError, match=r"^8_0\.csv: line 2501: latitude: 'north'"):
+        read_all()
+    assert 2000 < sum(rows) < 2500
+
+
 # --- the real files ------------------------------------------------------------------------
 
 
