@@ -21,7 +21,10 @@ times with it, ``with import``):
 - ``pandas_read`` ``pd.concat(pd.read_csv(f, engine="pyarrow") for f in files)`` (untyped)
 - ``dask-1``, ``dask-2`` ``results_to_parquet(csv_dir, out, engine="dask")`` on a LocalCluster
   of 1 or 2 worker processes (started before the clock; needs ``pip install 'dfkit[dask]'``;
-  not run by default: ``--only dfkit_csv,dask-1,dask-2``)
+  not run by default: ``--only dfkit_csv,dask-1,dask-2,dask-2-ranges``)
+- ``dask-2-ranges`` the same on 2 workers with ``PART_BYTES`` at 16 MB, so each CSV file is
+  scanned for where its records start and read as several byte ranges (what a CSV over
+  128 MB gets)
 
 Usage::
 
@@ -59,7 +62,9 @@ CONTENDERS = (
     "pandas_read",
 )
 #: The Dask engine (issue 15), measured against ``dfkit_csv`` on the same CSV files.
-DASK = ("dask-1", "dask-2")
+DASK = ("dask-1", "dask-2", "dask-2-ranges")
+#: ``PART_BYTES`` of ``dask-2-ranges``: the files of ~50 to 100 MB are cut into ranges.
+RANGE_BYTES = 16 << 20
 #: Reading into memory is measured on the small sizes only (it holds everything in RAM).
 READ_MAX_GB = 0.5
 CSVS = (
@@ -154,7 +159,13 @@ def _convert(contender: str, folder: Path, out: Path) -> dict[str, float]:
         files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
         pd.concat([pd.read_csv(f, engine="pyarrow") for f in files], ignore_index=True)
     elif contender in DASK:
-        return run_dask(folder, out, workers=int(contender.split("-")[1]))
+        ranges = contender.endswith("-ranges")
+        return run_dask(
+            folder,
+            out,
+            workers=int(contender.split("-")[1]),
+            part_bytes=RANGE_BYTES if ranges else None,
+        )
     elif contender.startswith("duckdb_"):
         import duckdb
 
@@ -170,7 +181,9 @@ def _convert(contender: str, folder: Path, out: Path) -> dict[str, float]:
     return {}
 
 
-def run_dask(folder: Path, out: Path, *, workers: int) -> dict[str, float]:
+def run_dask(
+    folder: Path, out: Path, *, workers: int, part_bytes: int | None = None
+) -> dict[str, float]:
     """``results_to_parquet(engine="dask")`` on a LocalCluster of ``workers`` processes.
 
     The cluster is started, and dfkit imported on its workers, before the clock (a cluster
@@ -180,7 +193,11 @@ def run_dask(folder: Path, out: Path, *, workers: int) -> dict[str, float]:
 
     import distributed
 
+    from dfkit import results_dask
     from dfkit.results import results_to_parquet
+
+    if part_bytes is not None:
+        results_dask.PART_BYTES = part_bytes  # read on the client, handed to the tasks
 
     with (
         distributed.LocalCluster(

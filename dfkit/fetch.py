@@ -702,6 +702,7 @@ class _Folder:
                 with contextlib.suppress(FileNotFoundError):
                     out[name] = (self.local / name).stat().st_size
             return out
+        self.fs.invalidate_cache(self.root)  # fsspec keeps listings: another run may have written
         try:
             listed = self.fs.ls(self.root, detail=True)
         except FileNotFoundError:

@@ -4,13 +4,16 @@
 given ``engine="dask"``; ``import dfkit`` never imports Dask (this module is imported only
 then). The work is cut the way the files already are::
 
-    client (not parallel)             tasks (one per result file, on any worker)
-    list the files, fix the schema -> read the file, type it by the schema
-                                      -> a pandas partition   (read_results)
-                                      -> Parquet parts in a hidden temporary directory
-    commit: swap the temporary directory in under its final name      (results_to_parquet)
+    client (not parallel)       tasks, on any worker
+    list the files           -> survey each file: its schema, and its byte ranges if it is
+                                large (:mod:`dfkit.ranges`)
+    merge the distinct schemas -> read each part (a file or a range), type it by the schema
+                                -> a pandas partition                   (read_results)
+                                -> Parquet parts under a hidden staging directory
+    commit (:func:`dfkit.storage.atomic_fs_dir`): a rename locally; on an object store the
+    objects copied into place, ``_SUCCESS`` last                       (results_to_parquet)
 
-A task reads its file with the same reader as the local engine and types it by the schema fixed
+A task reads its part with the same reader as the local engine and types it by the schema fixed
 up front, so every partition (and every Parquet part) has exactly the local engine's columns
 and types. Paths may be fsspec URLs (``s3://``, ``gs://``, ``abfs://``, ``file://``), opened
 with ``storage_options``, so the workers read and write object storage themselves.
@@ -122,6 +125,7 @@ def list_files(
             out.extend(str(p) for p in discover(item, format=format))
             continue
         fs, root = filesystem(item, storage_options)
+        fs.invalidate_cache(root)  # fsspec keeps listings: files may have come since
         protocol = os.fspath(item).split("://", 1)[0]
         if fs.isdir(root):
             # One listing (LIST requests of 1,000 keys on S3), no request per file.
