@@ -947,7 +947,7 @@ def _joined(parts: list[_Built]) -> _Built:
     lengths = np.concatenate([p.lengths for p in parts])
     urls = None
     if parts[0].urls is not None:
-        urls = _concat_arrays([p.urls for p in parts if p.urls is not None])
+        urls = _joined_strings([p.urls for p in parts if p.urls is not None])
     return _Built(cols, lengths, urls, unknown)
 
 
@@ -957,16 +957,26 @@ def _concat(name: str, arrays: list[Any], parts: list[_Built]) -> Any:
     filled = [
         _nulls(c, len(p.lengths)) if a is None else a for a, p in zip(arrays, parts, strict=True)
     ]
-    if c.dtype == STRING:  # one piece: Arrow's take (per result) is slow across many chunks
-        pieces = [chunk for a in filled for chunk in a.__arrow_array__().chunks]
-        joined = pa.chunked_array(pieces, type=pa.large_string()).combine_chunks()
-        return pd.arrays.ArrowStringArray(joined)
+    if c.dtype == STRING:
+        return _joined_strings(filled)
     if c.is_category:  # the unknown categories of every chunk, appended in order
         extra = {str(label) for a in filled for label in a.categories}
         cat_dtype = category_dtype(name, extra)
         codes = [pd.Categorical(a, dtype=cat_dtype).codes for a in filled]
         return pd.Categorical.from_codes(np.concatenate(codes), dtype=cat_dtype, validate=False)
     return _concat_arrays(filled)
+
+
+def _joined_strings(arrays: list[Any]) -> pd.api.extensions.ExtensionArray:
+    """Return Arrow string arrays as one array in one piece (a copy).
+
+    pandas hands a chunked column to Arrow's kernels, and Arrow's ``take`` (behind sorting,
+    ``loc``, filtering and the per-result repeat) joins the chunks on every call: one copy
+    here is cheaper than one per operation.
+    """
+    pieces = [chunk for a in arrays for chunk in a.__arrow_array__().chunks]
+    joined = pa.chunked_array(pieces, type=pa.large_string()).combine_chunks()
+    return pd.arrays.ArrowStringArray(joined)
 
 
 def _nulls(c: Column, n: int) -> Any:

@@ -751,6 +751,10 @@ def test_a_large_input_decoded_in_chunks_gives_the_same_frame(per: Any, wrapped:
     pd.testing.assert_frame_equal(chunked, whole)
     assert [str(w.message) for w in chunked_notes] == [str(w.message) for w in whole_notes]
     assert "on 2 downloads" in str(chunked_notes[0].message)  # counted over every chunk
+    # Each text column is one piece: Arrow joins a chunked one again on every take or filter.
+    for name in chunked.columns:
+        if isinstance(chunked[name].array, pd.arrays.ArrowStringArray):
+            assert chunked[name].array.__arrow_array__().num_chunks == 1, name
 
 
 @pytest.mark.usefixtures("small_chunks")
