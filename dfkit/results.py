@@ -64,7 +64,7 @@ Engine = Literal["local", "dask"]
 SAMPLE_BYTES = BLOCK_BYTES["json"]
 #: Batches a reader may run ahead of its consumer: with one reader thread while writing
 #: Parquet (reading overlaps writing), this bounds the memory in flight. ``read_results``, which
-#: holds everything anyway, reads ``READERS`` files at once.
+#: holds everything anyway, reads ``READERS`` files at once, each as far ahead as it can.
 QUEUED = 1
 READERS = 2
 
@@ -117,6 +117,7 @@ def _batches(
     max_expansion: float,
     on_bytes: Callable[[int], None] | None = None,
     readers: int = 1,
+    queued: int = QUEUED,
 ) -> Iterator[pa.RecordBatch]:
     def one(path: Path) -> Iterator[pa.RecordBatch]:
         for batch in read_result_batches(
@@ -129,19 +130,22 @@ def _batches(
         ):
             yield to_elements(batch, per) if per else batch
 
-    return _in_order(files, one, readers)
+    return _in_order(files, one, readers, queued)
 
 
 def _in_order(
-    files: list[Path], read: Callable[[Path], Iterator[pa.RecordBatch]], readers: int
+    files: list[Path],
+    read: Callable[[Path], Iterator[pa.RecordBatch]],
+    readers: int,
+    queued: int = QUEUED,
 ) -> Iterator[pa.RecordBatch]:
     """Yield every file's batches in file order, read on ``readers`` background threads.
 
     Arrow parses, converts and writes without the GIL, so reading the next batch overlaps
-    writing this one; each reader waits once it is ``QUEUED`` batches ahead, which keeps
-    memory bounded whatever the input's size. An error surfaces where its file's rows would.
+    writing this one; each reader waits once it is ``queued`` batches ahead (0: never), which
+    keeps memory bounded whatever the input's size. An error surfaces where its file's rows would.
     """
-    queues: list[queue.Queue[tuple[int, Any]]] = [queue.Queue(QUEUED) for _ in files]
+    queues: list[queue.Queue[tuple[int, Any]]] = [queue.Queue(queued) for _ in files]
     stop = threading.Event()
 
     def put(q: queue.Queue[tuple[int, Any]], item: tuple[int, Any]) -> bool:
@@ -275,6 +279,7 @@ def read_results(
                 per=level,
                 max_expansion=max_expansion,
                 readers=READERS,
+                queued=0,  # every batch is kept anyway: the later files need not wait
             )
         ),
         schema=out_schema,
