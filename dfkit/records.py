@@ -34,7 +34,7 @@ __all__ = [
 
 #: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
 #: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
-ROW_GROUP_BYTES = 24 << 20
+ROW_GROUP_BYTES = 16 << 20
 
 
 #: ``pads.write_dataset`` options that keep the rows in input order in every partition:
