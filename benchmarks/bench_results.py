@@ -11,7 +11,8 @@ each data set reaches the size asked for, under ``benchmarks/_data/`` (git-ignor
 Contenders, each in its own process (peak RSS is its own), interleaved over ``--rounds`` rounds
 and reported best-of. Each imports its library (dfkit, DuckDB, pandas) before its clock starts:
 the import, a cost a session pays once, is reported apart (``import s``, and the ratio of the
-times with it, ``with import``):
+times with it, ``with import``), and so are the CPU seconds of all its threads (``CPU s``),
+steadier than the clock on a shared machine:
 
 - ``dfkit_json``  ``results_to_parquet(json_dir, out)``
 - ``duckdb_json`` ``COPY (SELECT * FROM read_json('json_dir/*', union_by_name=true)) TO out``
@@ -134,14 +135,21 @@ def run_one(contender: str, folder: Path, out: Path) -> dict[str, float]:
     """Run ``contender`` on ``folder`` in this process; return seconds, import seconds, peak RSS."""
     started = time.perf_counter()
     importlib.import_module(LIBRARY[contender.split("_")[0].split("-")[0]])
-    imported = time.perf_counter()
+    imported, cpu = time.perf_counter(), _cpu_seconds()
     result = _convert(contender, folder, out)
     return {
         "seconds": time.perf_counter() - imported,
+        "cpu_seconds": _cpu_seconds() - cpu,
         "import_seconds": imported - started,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         **result,  # the Dask engine's own clock and peak (its workers')
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads: on a shared machine, steadier than the clock."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _convert(contender: str, folder: Path, out: Path) -> dict[str, float]:
@@ -292,7 +300,8 @@ def _print_table(best: dict[tuple[float, str], dict[str, float]]) -> None:
     }
     header = (
         f"{'size':>6} {'input MB':>9} {'contender':<12} {'seconds':>8} {'MB/s':>7} "
-        f"{'peak RSS MB':>12} {'time vs rival':>14} {'import s':>9} {'with import':>12}"
+        f"{'peak RSS MB':>12} {'time vs rival':>14} {'import s':>9} {'with import':>12} "
+        f"{'CPU s':>6} {'CPU vs rival':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -302,7 +311,8 @@ def _print_table(best: dict[tuple[float, str], dict[str, float]]) -> None:
         secs, mb = r["seconds"], r["input_mb"]
         other = best.get((size, rival.get(contender, "")))
         ratio = f"{secs / other['seconds']:.2f}x" if other else "-"
-        imp = r.get("import_seconds", 0.0)
+        imp, cpu = r.get("import_seconds", 0.0), r.get("cpu_seconds", 0.0)
+        cpus = f"{cpu / other['cpu_seconds']:.2f}x" if other and other.get("cpu_seconds") else "-"
         both = (
             f"{(secs + imp) / (other['seconds'] + other.get('import_seconds', 0.0)):.2f}x"
             if other
@@ -310,7 +320,7 @@ def _print_table(best: dict[tuple[float, str], dict[str, float]]) -> None:
         )
         print(
             f"{size:>5g}G {mb:>9,.0f} {contender:<12} {secs:>8.2f} {mb / secs:>7.1f} "
-            f"{r['peak_rss_mb']:>12,.0f} {ratio:>14} {imp:>9.2f} {both:>12}"
+            f"{r['peak_rss_mb']:>12,.0f} {ratio:>14} {imp:>9.2f} {both:>12} {cpu:>6.2f} {cpus:>13}"
         )
 
 
