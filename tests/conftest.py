@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,23 +95,84 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return c
 
 
+class Wiretap:
+    """A TCP relay on 127.0.0.1 in front of a local server, keeping every byte clients send.
+
+    Tests read ``sent`` to prove what never reached a host (a token, a password) without
+    trusting the client library under test to report its own requests.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.sent = bytearray()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
+            conn.settimeout(30)
+            for src, dst, keep in ((conn, upstream, True), (upstream, conn, False)):
+                threading.Thread(target=self._pump, args=(src, dst, keep), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, keep: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if keep:
+                    with self._lock:
+                        self.sent += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
 @pytest.fixture(scope="session")
-def s3() -> Iterator[dict[str, Any]]:
-    """storage_options for a real S3 API (moto's server) on 127.0.0.1, bucket ``results``."""
+def s3_wiretap() -> Iterator[Wiretap]:
+    """A real S3 API (moto's server) on 127.0.0.1, reached through a :class:`Wiretap`."""
     server_mod = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    s3fs = pytest.importorskip("s3fs", reason="the dfkit[dask] extra is not installed")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    tap = Wiretap(port)
+    try:
+        yield tap
+    finally:
+        tap.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_wiretap: Wiretap) -> dict[str, Any]:
+    """storage_options for a real S3 API (moto's server) on 127.0.0.1, bucket ``results``."""
+    s3fs = pytest.importorskip("s3fs", reason="the dfkit[dask] extra is not installed")
+    endpoint = f"http://127.0.0.1:{s3_wiretap.port}"
     options = {
         "key": "testing-key",
         "secret": "testing-secret-value",
-        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "eu-west-1"},
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
     }
-    try:
-        s3fs.S3FileSystem(**options).mkdir("results")
-        yield options
-    finally:
-        server.stop()
+    s3fs.S3FileSystem(**options).mkdir("results")
+    return options

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
@@ -28,6 +28,9 @@ from dfkit import (
     read_results,
 )
 from dfkit.testing import FakeDatafiniti
+
+if TYPE_CHECKING:
+    from conftest import Wiretap  # the fixture's type (tests/conftest.py)
 
 MANIFEST_COLUMNS = ["id", "result_index", "path", "bytes", "status", "error"]
 
@@ -593,6 +596,24 @@ def test_fetch_to_s3_never_shows_a_partial_or_unchecked_object(
     m = fetch_results(d, url, storage_options=s3, progress=False)
     assert m["status"].astype(str).tolist() == ["downloaded"] * 4 + ["present"]
     assert sorted(_objects(s3, "hostile")) == [f"42_{k}.csv" for k in range(5)]
+
+
+def test_fetch_to_s3_sends_the_storage_host_neither_token_nor_password(
+    s3: dict[str, Any], s3_wiretap: Wiretap, spool: Path
+) -> None:
+    password = "pa55-word-never-on-s3"
+    with FakeDatafiniti(email="me@example.com", password=password) as fake:
+        d = fake.add_download(_download("45", 2))
+        start = len(s3_wiretap.sent)
+        with Client.login("me@example.com", password, base_url=fake.url) as client:
+            m = fetch_results(d, "s3://results/tapped/", storage_options=s3, client=client)
+        token = fake.token
+    assert m["status"].astype(str).tolist() == ["downloaded"] * 2
+    # Read off the wire between dfkit and the store, not from what any library reports.
+    sent = bytes(s3_wiretap.sent[start:])
+    assert b"PUT /results/tapped/45_1.csv" in sent
+    for secret in (token, password, "Bearer"):
+        assert secret.encode() not in sent, secret
 
 
 def test_fetch_to_s3_store_errors_name_the_key_not_the_secret(
