@@ -1451,8 +1451,8 @@ def read_result_batches(
     ``source`` is a path or an open binary file (``name`` its file name, for the format and
     the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
     input consumed, for progress bars. The file is read in this thread and its blocks are
-    converted on ``threads`` threads (1: all in this thread), at most ``threads + 1`` blocks
-    ahead of the batch yielded; the batches come in the file's order.
+    converted on ``threads`` threads (1: all in this thread), at most ``threads`` blocks ahead
+    of the batch yielded; the batches come in the file's order.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
