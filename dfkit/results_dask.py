@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DASK_EXTRA",
     "PART_BYTES",
+    "PART_DIGITS",
     "Part",
     "Reading",
     "list_files",
@@ -83,6 +84,8 @@ DASK_EXTRA = "dfkit[dask]"
 #: A file larger than this is read by several tasks, one per range of its bytes, where it can
 #: be cut (:mod:`dfkit.ranges`: uncompressed JSON lines, and CSV whose quotes are sound).
 PART_BYTES = 128 << 20
+#: Digits of a Parquet part's number (``part-00000.parquet``).
+PART_DIGITS = 5
 
 
 def require_dask() -> None:
@@ -374,19 +377,29 @@ def _write_part(
     fs: AbstractFileSystem,
     folder: str,
     partition_by: list[str],
-) -> None:
-    """Write one part's rows under ``folder``, as ``part-NNNNN[-i].parquet``."""
+) -> tuple[list[str], int]:
+    """Write one part's rows under ``folder``; return the files written (relative) and rows."""
     schema = reading.out_schema
+    stem = f"part-{number:0{PART_DIGITS}d}"
     if not partition_by:
-        with fs.open(posixpath.join(folder, f"part-{number:05d}.parquet"), "wb") as sink:
+        rows = 0
+        with fs.open(posixpath.join(folder, f"{stem}.parquet"), "wb") as sink:
             writer = pq.ParquetWriter(sink, schema, compression="zstd")
             try:
                 for table in _row_groups(reading.batches(part), schema):
                     writer.write_table(table, row_group_size=max(table.num_rows, 1))
+                    rows += table.num_rows
             finally:
                 writer.close()
-        return
+        return [f"{stem}.parquet"], rows
     from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    written: list[str] = []
+    counted = [0]
+
+    def visit(file: Any) -> None:
+        written.append(posixpath.relpath(file.path, folder))
+        counted[0] += file.metadata.num_rows
 
     pads.write_dataset(
         pa.RecordBatchReader.from_batches(schema, reading.batches(part)),
@@ -396,13 +409,15 @@ def _write_part(
         partitioning=pads.partitioning(
             pa.schema([schema.field(n) for n in partition_by]), flavor="hive"
         ),
-        basename_template=f"part-{number:05d}-{{i}}.parquet",
+        basename_template=f"{stem}-{{i}}.parquet",
         file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"),
         max_rows_per_group=1 << 17,
         max_partitions=1 << 20,
         existing_data_behavior="overwrite_or_ignore",
+        file_visitor=visit,
         **KEEP_ORDER,
     )
+    return written, counted[0]
 
 
 def _write_part_or_error(
@@ -412,17 +427,16 @@ def _write_part_or_error(
     fs: AbstractFileSystem,
     folder: str,
     partition_by: list[str],
-) -> Exception | None:
+) -> tuple[list[str], int] | Exception:
     """Write one part (:func:`_write_part`); return its error instead of raising it.
 
     A raised error would end ``dask.compute`` while other tasks still write into the staging
     directory, after its removal: every task ends before the failure is raised.
     """
     try:
-        _write_part(part, number, reading, fs, folder, partition_by)
+        return _write_part(part, number, reading, fs, folder, partition_by)
     except Exception as e:
         return e
-    return None
 
 
 def _row_groups(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
@@ -493,12 +507,18 @@ def results_to_parquet_dask(
     check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
     fs, root = filesystem(out, storage_options)
     _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
-    with atomic_fs_dir(fs, root) as tmp:
+    with atomic_fs_dir(fs, root) as staging:
         tasks = [
-            dask.delayed(_write_part_or_error, pure=False)(part, i, reading, fs, tmp, columns)
+            dask.delayed(_write_part_or_error, pure=False)(
+                part, i, reading, fs, staging.path, columns
+            )
             for i, part in enumerate(parts)
         ]
-        failed = [e for e in dask.compute(*tasks) if e is not None]
+        results = dask.compute(*tasks)
+        failed = [r for r in results if isinstance(r, Exception)]
         if failed:
             raise failed[0]
+        for r in results:
+            assert not isinstance(r, Exception)
+            staging.wrote(r[0])
     return os.fspath(out) if is_url(out) else Path(out)

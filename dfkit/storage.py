@@ -35,9 +35,11 @@ import json
 import os
 import posixpath
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +50,12 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 __all__ = [
+    "LEASE",
+    "LEASE_EVERY",
     "OBJECT_STORES",
     "STORAGE_EXTRA",
     "SUCCESS",
+    "Staging",
     "atomic_fs_dir",
     "filesystem",
     "filesystem_of",
@@ -66,6 +71,10 @@ __all__ = [
 STORAGE_EXTRA = "dfkit[dask]"
 #: The marker written last into a committed dataset directory (the Hadoop/Spark convention).
 SUCCESS = "_SUCCESS"
+#: The object a live run keeps fresh in its staging directory (never published).
+LEASE = ".lease"
+#: Seconds between two renewals of the lease: well within the sweep's hour.
+LEASE_EVERY = STALE_AFTER / 6
 #: fsspec protocols whose writes are whole objects (an upload appears complete or not at all).
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "memory"})
 
@@ -227,10 +236,40 @@ def sweep_staging(
     return removed
 
 
-def _publish(fs: AbstractFileSystem, staging: str, path: str) -> None:
-    """Copy the staged dataset over ``path`` (see the module's docstring), ``_SUCCESS`` last."""
-    written = sorted(fs.find(staging))
-    names = [f[len(staging) + 1 :] for f in written]
+@dataclass
+class Staging:
+    """A dataset's staging directory, and the files its writers wrote there (relative names).
+
+    The commit publishes exactly :attr:`files`; one missing from the directory stops it.
+    """
+
+    path: str
+    files: list[str] = field(default_factory=list)
+
+    def wrote(self, names: Iterable[str]) -> None:
+        """Record files written into the staging directory (names relative to it)."""
+        self.files.extend(names)
+
+    def missing(self, found: Iterable[str]) -> list[str]:
+        """Return the recorded files absent from ``found`` (full paths, as ``fs.find`` lists)."""
+        present = set(found)
+        return [n for n in self.files if posixpath.join(self.path, n) not in present]
+
+
+def _check_staged(staging: Staging, found: Iterable[str], path: str) -> None:
+    missing = staging.missing(found)
+    if missing:
+        raise ExportError(
+            f"{path}: {len(missing)} of the {len(staging.files)} files written are missing "
+            f"from the staging directory {staging.path} ({', '.join(sorted(missing)[:5])}): "
+            f"something removed them while the run wrote; nothing was published: rerun"
+        )
+
+
+def _publish(fs: AbstractFileSystem, staging: Staging, path: str) -> None:
+    """Copy the staged files over ``path`` (see the module's docstring), ``_SUCCESS`` last."""
+    names = sorted(set(staging.files))
+    written = [posixpath.join(staging.path, n) for n in names]
     previous = set(fs.find(path)) if fs.isdir(path) else set()
     success = posixpath.join(path, SUCCESS)
     done = 0
@@ -248,35 +287,75 @@ def _publish(fs: AbstractFileSystem, staging: str, path: str) -> None:
         raise ExportError(
             f"{path}: the commit stopped after {done} of {len(written)} objects ({e}); the "
             f"dataset there is half replaced (no {SUCCESS}); the complete new one is kept "
-            f"at {staging} for an hour: rerun to replace it"
+            f"at {staging.path} for an hour: rerun to replace it"
         ) from e
-    fs.rm(staging, recursive=True)
+    fs.rm(staging.path, recursive=True)
 
 
 @contextlib.contextmanager
-def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[str]:
+def _lease(fs: AbstractFileSystem, staging: str) -> Iterator[None]:
+    """Keep the object ``staging/LEASE`` fresh while the block runs, so no sweep removes it."""
+    lease = posixpath.join(staging, LEASE)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(LEASE_EVERY):
+            with contextlib.suppress(Exception):  # the next renewal, or the commit, tells
+                fs.pipe_file(lease, str(time.time()).encode())
+
+    fs.pipe_file(lease, str(time.time()).encode())
+    thread = threading.Thread(target=renew, name=f"dfkit-lease {staging}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[Staging]:
     """Yield a hidden staging directory beside ``path`` on ``fs``; on success commit it.
 
-    Locally a rename (:func:`dfkit._atomic.atomic_dir`); on an object store the staged
-    objects are published over ``path`` with ``_SUCCESS`` written last (the module's
-    docstring says what a reader sees meanwhile). A failure before the commit leaves ``path``
-    as it was and no staging objects.
+    The writers record what they wrote with :meth:`Staging.wrote`; the commit publishes
+    exactly those files, and refuses (nothing published) if one of them has gone. Locally a
+    rename (:func:`dfkit._atomic.atomic_dir`); on an object store the staged objects are
+    published over ``path`` with ``_SUCCESS`` written last (the module's docstring says what a
+    reader sees meanwhile), and a lease object in the staging directory, renewed every
+    :data:`LEASE_EVERY` seconds, keeps other runs' sweeps off it. A failure before the commit
+    leaves ``path`` as it was and no staging objects.
+
+    >>> import tempfile
+    >>> fs, root = filesystem(tempfile.mkdtemp() + "/out")
+    >>> with atomic_fs_dir(fs, root) as staging:
+    ...     fs.pipe_file(staging.path + "/part-0.parquet", b"...")
+    ...     staging.wrote(["part-0.parquet"])
+    >>> sorted(p.rsplit("/", 1)[1] for p in fs.find(root))
+    ['_SUCCESS', 'part-0.parquet']
     """
     if is_local(fs):
         with atomic_dir(path) as local:
-            yield str(local)
+            staging = Staging(str(local))
+            yield staging
+            _check_staged(staging, fs.find(staging.path), path)
             (local / SUCCESS).write_bytes(b"")
         return
     sweep_staging(fs, path)
     parent, name = posixpath.split(path.rstrip("/"))
-    staging = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    fs.makedirs(staging, exist_ok=True)
+    staging = Staging(posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp"))
     try:
-        yield staging
+        with _lease(fs, staging.path):
+            yield staging
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            fs.rm(staging, recursive=True)
+            fs.rm(staging.path, recursive=True)
         raise
     fs.invalidate_cache()
+    try:
+        _check_staged(staging, fs.find(staging.path), path)
+    except ExportError:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(staging.path, recursive=True)
+        raise
     _publish(fs, staging, path.rstrip("/"))
     fs.invalidate_cache()

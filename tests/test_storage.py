@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dfkit import ExportError
-from dfkit.storage import SUCCESS, atomic_fs_dir, filesystem_of, is_url, join, sweep_staging
+from dfkit import storage
+from dfkit.storage import (
+    SUCCESS,
+    Staging,
+    atomic_fs_dir,
+    filesystem_of,
+    is_url,
+    join,
+    sweep_staging,
+)
 
 
 def _fs(s3: dict[str, Any]) -> Any:
@@ -20,9 +30,12 @@ def _fs(s3: dict[str, Any]) -> Any:
     return fs
 
 
-def _write(fs: Any, folder: str, names: list[str], body: bytes) -> None:
+def _write(fs: Any, folder: str | Staging, names: list[str], body: bytes) -> None:
+    path = folder.path if isinstance(folder, Staging) else folder
     for n in names:
-        fs.pipe_file(f"{folder}/{n}", body)
+        fs.pipe_file(f"{path}/{n}", body)
+    if isinstance(folder, Staging):
+        folder.wrote(names)
 
 
 def _tree(fs: Any, prefix: str) -> dict[str, bytes]:
@@ -34,7 +47,8 @@ def test_commit_replaces_the_dataset_with_success_last(s3: dict[str, Any]) -> No
     fs = _fs(s3)
     path = "results/commit/records"
     with atomic_fs_dir(fs, path) as staging:
-        assert staging.startswith("results/commit/.records.") and staging.endswith(".tmp")
+        assert staging.path.startswith("results/commit/.records.")
+        assert staging.path.endswith(".tmp")
         _write(
             fs, staging, ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"], b"1"
         )
@@ -118,6 +132,37 @@ def test_stale_staging_prefixes_are_swept_and_nothing_else(s3: dict[str, Any]) -
     assert sweep_staging(fs, "results/sweep/records", older_than=-1) == [mine]
     fs.invalidate_cache()
     assert sorted(fs.ls("results/sweep", detail=False)) == [other, "results/sweep/records"]
+
+
+def test_a_part_lost_to_another_runs_sweep_stops_the_commit(s3: dict[str, Any]) -> None:
+    fs = _fs(s3)
+    path = "results/lost/records"
+    with pytest.raises(ExportError, match=r"part-00000.parquet.*nothing was published"):
+        with atomic_fs_dir(fs, path) as mine:
+            _write(fs, mine, ["part-00000.parquet"], b"A0")
+            fs.rm(mine.path, recursive=True)  # a second run's sweep, say
+            _write(fs, mine, ["part-00001.parquet"], b"A1")  # a later part recreates it
+    fs.invalidate_cache()
+    assert fs.find("results/lost") == []
+
+
+def test_a_live_runs_lease_keeps_other_sweeps_off(
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = _fs(s3)
+    path = "results/leased/records"
+    monkeypatch.setattr(storage, "LEASE_EVERY", 0.05)
+    with atomic_fs_dir(fs, path) as mine:
+        lease = f"{mine.path}/{storage.LEASE}"
+        first = fs.cat_file(lease)
+        for _ in range(100):  # bounded: 5 s at most
+            if fs.cat_file(lease) != first:
+                break
+            time.sleep(0.05)
+        assert fs.cat_file(lease) != first  # renewed while the run lives
+        _write(fs, mine, ["part-00000.parquet"], b"x")
+        assert sweep_staging(fs, path) == []
+    assert sorted(_tree(fs, path)) == [SUCCESS, "part-00000.parquet"]
 
 
 def test_locations(tmp_path: Path) -> None:
