@@ -48,6 +48,7 @@ __all__ = [
     "DATASET_FILES",
     "METADATA_KEY",
     "check_target",
+    "is_dataset_path",
     "is_parquet_dataset",
     "read_parquet",
     "to_parquet",
@@ -171,11 +172,30 @@ def _arrow_table(df: pd.DataFrame, partition_by: list[str], derived: list[str]) 
 DATASET_FILES = frozenset({COMMON_METADATA, "_metadata", SUCCESS})
 
 
+def is_dataset_path(relative: str, *, folder: bool = False) -> bool:
+    """Return whether ``relative`` (``/``-separated, inside a dataset directory) is the dataset's.
+
+    A dataset holds ``*.parquet`` files, ``_common_metadata``, ``_metadata`` or ``_SUCCESS``
+    (:data:`DATASET_FILES`), inside ``name=value`` folders; anything else is someone else's.
+
+    >>> is_dataset_path("status=completed/part-0.parquet"), is_dataset_path("notes.txt")
+    (True, False)
+    >>> is_dataset_path("status=completed", folder=True), is_dataset_path("raw", folder=True)
+    (True, False)
+    """
+    *folders, name = relative.strip("/").split("/")
+    if folder:
+        folders, name = [*folders, name], ""
+    return all("=" in f for f in folders) and (
+        folder or name.endswith(".parquet") or name in DATASET_FILES
+    )
+
+
 def is_parquet_dataset(path: Path) -> bool:
     """Return whether directory ``path`` holds only a Parquet dataset (parts, hive folders).
 
-    That is what dfkit's dataset writers leave there: ``*.parquet`` files, ``_common_metadata``
-    or ``_metadata``, inside ``name=value`` folders; anything else makes it someone's folder.
+    That is what dfkit's dataset writers leave there (:func:`is_dataset_path`); anything else
+    makes it someone's folder.
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
@@ -187,9 +207,9 @@ def is_parquet_dataset(path: Path) -> bool:
         if entry.is_symlink():
             return False
         if entry.is_dir():
-            if "=" not in entry.name or not is_parquet_dataset(entry):
+            if not is_dataset_path(entry.name, folder=True) or not is_parquet_dataset(entry):
                 return False
-        elif not (entry.suffix == ".parquet" or entry.name in DATASET_FILES):
+        elif not is_dataset_path(entry.name):
             return False
     return True
 

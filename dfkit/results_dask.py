@@ -38,7 +38,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
-from dfkit.parquet import DATASET_FILES, check_target
+from dfkit.parquet import check_target, is_dataset_path
 from dfkit.ranges import csv_ranges, json_ranges
 from dfkit.records import (
     KEEP_ORDER,
@@ -461,16 +461,13 @@ def _check_target(fs: AbstractFileSystem, root: str, inputs: list[str]) -> None:
     for item in inputs:
         if is_url(item) and filesystem(item, None)[1].startswith(prefix):
             raise ExportError(f"{root}: the output would replace the input {item}")
-    if not fs.isdir(root):
-        return
-    for found in fs.find(root):
-        name = posixpath.basename(found)
-        folders = posixpath.dirname(found[len(prefix) :]).split("/")
-        if not (name.endswith(".parquet") or name in DATASET_FILES) or not all(
-            "=" in f for f in folders if f
-        ):
+    for name, entry in (fs.find(root, detail=True) if fs.isdir(root) else {}).items():
+        relative = name[len(prefix) :]
+        if entry.get("type") == "directory" or not relative.strip("/"):
+            continue  # a folder marker object (``out/``, as consoles make)
+        if not is_dataset_path(relative):
             raise ExportError(
-                f"{root} holds files that are not a Parquet dataset ({found}); "
+                f"{root} holds files that are not a Parquet dataset ({name}); "
                 f"refusing to replace it"
             )
 
@@ -507,7 +504,7 @@ def results_to_parquet_dask(
     check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
     fs, root = filesystem(out, storage_options)
     _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
-    with atomic_fs_dir(fs, root) as staging:
+    with atomic_fs_dir(fs, root, replaceable=is_dataset_path) as staging:
         tasks = [
             dask.delayed(_write_part_or_error, pure=False)(
                 part, i, reading, fs, staging.path, columns

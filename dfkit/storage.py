@@ -38,7 +38,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -266,11 +266,36 @@ def _check_staged(staging: Staging, found: Iterable[str], path: str) -> None:
         )
 
 
-def _publish(fs: AbstractFileSystem, staging: Staging, path: str) -> None:
+def _previous(
+    fs: AbstractFileSystem, path: str, replaceable: Callable[[str], bool] | None
+) -> set[str]:
+    """The objects under ``path`` now; raise ExportError if one is not ``replaceable``.
+
+    ``replaceable`` judges each object's name relative to ``path``: the commit deletes only
+    objects it accepts, and nothing at all when some other object has appeared (a user's
+    notes uploaded while the run wrote). Folder marker objects (``path/``) do not count.
+    """
+    if not fs.isdir(path):
+        return set()
+    found = {
+        name
+        for name, entry in fs.find(path, detail=True).items()
+        if entry.get("type") != "directory" and name.rstrip("/") != path
+    }
+    if replaceable is not None:
+        foreign = sorted(f for f in found if not replaceable(f[len(path) + 1 :]))
+        if foreign:
+            raise ExportError(
+                f"{path}: {foreign[0]} appeared during the run and is not part of a dataset; "
+                f"refusing to replace the folder (nothing was changed)"
+            )
+    return found
+
+
+def _publish(fs: AbstractFileSystem, staging: Staging, path: str, previous: set[str]) -> None:
     """Copy the staged files over ``path`` (see the module's docstring), ``_SUCCESS`` last."""
     names = sorted(set(staging.files))
     written = [posixpath.join(staging.path, n) for n in names]
-    previous = set(fs.find(path)) if fs.isdir(path) else set()
     success = posixpath.join(path, SUCCESS)
     done = 0
     try:
@@ -311,10 +336,15 @@ def _lease(fs: AbstractFileSystem, staging: str) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+        # The last part is fresh now, so the staging stays safe from sweeps without it.
+        with contextlib.suppress(Exception):
+            fs.rm_file(lease)
 
 
 @contextlib.contextmanager
-def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[Staging]:
+def atomic_fs_dir(
+    fs: AbstractFileSystem, path: str, *, replaceable: Callable[[str], bool] | None = None
+) -> Iterator[Staging]:
     """Yield a hidden staging directory beside ``path`` on ``fs``; on success commit it.
 
     The writers record what they wrote with :meth:`Staging.wrote`; the commit publishes
@@ -323,7 +353,10 @@ def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[Staging]:
     published over ``path`` with ``_SUCCESS`` written last (the module's docstring says what a
     reader sees meanwhile), and a lease object in the staging directory, renewed every
     :data:`LEASE_EVERY` seconds, keeps other runs' sweeps off it. A failure before the commit
-    leaves ``path`` as it was and no staging objects.
+    leaves ``path`` as it was and no staging objects. With ``replaceable`` (a test of a name
+    relative to ``path``, such as :func:`dfkit.parquet.is_dataset_path`), the commit refuses
+    to replace ``path`` (:class:`~dfkit.ExportError`, nothing changed) when it holds an object
+    the test rejects.
 
     >>> import tempfile
     >>> fs, root = filesystem(tempfile.mkdtemp() + "/out")
@@ -338,6 +371,7 @@ def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[Staging]:
             staging = Staging(str(local))
             yield staging
             _check_staged(staging, fs.find(staging.path), path)
+            _previous(fs, path, replaceable)
             (local / SUCCESS).write_bytes(b"")
         return
     sweep_staging(fs, path)
@@ -351,11 +385,13 @@ def atomic_fs_dir(fs: AbstractFileSystem, path: str) -> Iterator[Staging]:
             fs.rm(staging.path, recursive=True)
         raise
     fs.invalidate_cache()
+    root = path.rstrip("/")
     try:
         _check_staged(staging, fs.find(staging.path), path)
+        previous = _previous(fs, root, replaceable)
     except ExportError:
         with contextlib.suppress(FileNotFoundError):
             fs.rm(staging.path, recursive=True)
         raise
-    _publish(fs, staging, path.rstrip("/"))
+    _publish(fs, staging, root, previous)
     fs.invalidate_cache()

@@ -7,6 +7,8 @@ except the error that names it.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import logging
 import subprocess
@@ -51,6 +53,11 @@ def test_without_the_extra_the_error_names_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str
 ) -> None:
     (tmp_path / "1_0.csv").write_text("a\n1\n")
+    # Imported whole first where installed: blocking one of them while the others import
+    # would leave those half imported for the tests after this one.
+    for name in ("dask.dataframe", "distributed", "fsspec", "s3fs"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(MissingDependencyError, match=r"pip install 'dfkit\[dask\]'") as e:
         read_results(tmp_path, engine="dask")
@@ -351,6 +358,33 @@ def test_s3_in_and_out_equals_local(
     got = pads.dataset("results/parquet/records", filesystem=fs, partitioning="hive").to_table()
     want = pads.dataset(local, partitioning="hive").to_table()
     _same_table(got, want, sort=["id"])
+
+
+def test_s3_commit_keeps_a_file_added_to_the_output_during_the_run(
+    s3: dict[str, Any], mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask
+    import s3fs
+
+    from dfkit import ExportError, results_dask
+
+    fs = s3fs.S3FileSystem(**s3)
+    out = "s3://results/toctou/out"
+    results_to_parquet(mixed, out, engine="dask", storage_options=s3)  # checked: a dataset
+    real = results_dask._write_part
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        fs.pipe_file("results/toctou/out/notes.txt", b"a colleague's notes")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(results_dask, "_write_part", meanwhile)
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ExportError, match=r"notes\.txt appeared during the run"):
+            results_to_parquet(mixed, out, engine="dask", storage_options=s3)
+    fs.invalidate_cache()
+    assert fs.cat_file("results/toctou/out/notes.txt") == b"a colleague's notes"
+    assert fs.exists("results/toctou/out/_SUCCESS")  # the previous dataset, untouched
+    assert fs.ls("results/toctou", detail=False) == ["results/toctou/out"]
 
 
 def test_s3_unknown_bucket_is_a_clear_error(on_cluster: Any, s3: dict[str, Any]) -> None:

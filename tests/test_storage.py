@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from dfkit import ExportError
-from dfkit import storage
+from dfkit import ExportError, storage
 from dfkit.storage import (
     SUCCESS,
     Staging,
@@ -43,7 +42,9 @@ def _tree(fs: Any, prefix: str) -> dict[str, bytes]:
     return {k[len(prefix) + 1 :]: fs.cat_file(k) for k in fs.find(prefix)}
 
 
-def test_commit_replaces_the_dataset_with_success_last(s3: dict[str, Any]) -> None:
+def test_commit_replaces_the_dataset_with_success_last(
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fs = _fs(s3)
     path = "results/commit/records"
     with atomic_fs_dir(fs, path) as staging:
@@ -68,7 +69,7 @@ def test_commit_replaces_the_dataset_with_success_last(s3: dict[str, Any]) -> No
         seen.append(fs.exists(f"{path}/{SUCCESS}"))  # what a reader sees during the commit
         return real_copy(*args, **kwargs)
 
-    fs.copy = copy
+    monkeypatch.setattr(fs, "copy", copy)  # s3fs caches instances: undo it after
     with atomic_fs_dir(fs, path) as staging:
         _write(fs, staging, ["part-00000.parquet", "part-00001.parquet"], b"2")
     assert seen == [False]
@@ -99,7 +100,9 @@ def test_a_failure_before_the_commit_leaves_the_dataset(s3: dict[str, Any]) -> N
     assert fs.ls("results/failed", detail=False) == [path]
 
 
-def test_a_commit_cut_short_says_half_replaced_and_keeps_the_staging(s3: dict[str, Any]) -> None:
+def test_a_commit_cut_short_says_half_replaced_and_keeps_the_staging(
+    s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fs = _fs(s3)
     path = "results/cut/records"
     with atomic_fs_dir(fs, path) as staging:
@@ -108,7 +111,7 @@ def test_a_commit_cut_short_says_half_replaced_and_keeps_the_staging(s3: dict[st
     def broken_copy(*args: Any, **kwargs: Any) -> None:
         raise OSError("connection reset")
 
-    fs.copy = broken_copy
+    monkeypatch.setattr(fs, "copy", broken_copy)
 
     def commit() -> None:
         with atomic_fs_dir(fs, path) as staging:
@@ -137,11 +140,15 @@ def test_stale_staging_prefixes_are_swept_and_nothing_else(s3: dict[str, Any]) -
 def test_a_part_lost_to_another_runs_sweep_stops_the_commit(s3: dict[str, Any]) -> None:
     fs = _fs(s3)
     path = "results/lost/records"
-    with pytest.raises(ExportError, match=r"part-00000.parquet.*nothing was published"):
+
+    def run() -> None:
         with atomic_fs_dir(fs, path) as mine:
             _write(fs, mine, ["part-00000.parquet"], b"A0")
             fs.rm(mine.path, recursive=True)  # a second run's sweep, say
             _write(fs, mine, ["part-00001.parquet"], b"A1")  # a later part recreates it
+
+    with pytest.raises(ExportError, match=r"part-00000.parquet.*nothing was published"):
+        run()
     fs.invalidate_cache()
     assert fs.find("results/lost") == []
 
