@@ -71,6 +71,8 @@ from dfkit.errors import ArgumentError, ResultFileError
 
 __all__ = [
     "BLOCK_BYTES",
+    "BOM",
+    "DOCUMENT_HEAD",
     "DOWNLOAD_ID",
     "MAX_EXPANSION",
     "SOURCE_FILE",
@@ -80,9 +82,11 @@ __all__ = [
     "PathsOrDir",
     "ResultFileNotFound",
     "Source",
+    "can_read_in_ranges",
     "discover",
     "download_id_of",
     "file_format",
+    "is_json_document",
     "read_result_batches",
     "result_schema",
 ]
@@ -116,7 +120,10 @@ _NAME = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_-]*)_(?P<n>[0-9]+)\.")
 #: A run of digits too long for orjson to keep exact (it turns such integers into floats).
 _LONG_DIGITS = re.compile(rb"[0-9]{17}")
 _OFFSET = r"[+-][0-9]{2}:?[0-9]{2}$"
-_BOM = b"\xef\xbb\xbf"
+#: Bytes of a JSON file's start that tell a whole document from JSON lines.
+DOCUMENT_HEAD = 1 << 16
+#: The UTF-8 byte order mark some result files start with (it belongs to line 1).
+BOM = b"\xef\xbb\xbf"
 #: Threads that convert one file's blocks at once (Arrow releases the GIL as it parses and
 #: converts, so they run on as many cores); ``read_result_batches(threads=)`` changes it.
 THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -132,6 +139,33 @@ def file_format(path: str | os.PathLike[str]) -> FileFormat | None:
     if name.endswith(".gz"):
         name = name[:-3]
     return _EXTENSIONS.get(os.path.splitext(name)[1])
+
+
+def can_read_in_ranges(name: str, format: FileFormat, encoding: str = "utf-8") -> bool:
+    """Return whether ``read_result_batches(byte_range=...)`` can read this file in ranges.
+
+    Only uncompressed files can, and CSV only in UTF-8 (where a range's first byte is known).
+
+    >>> can_read_in_ranges("1_0.csv", "csv"), can_read_in_ranges("1_0.txt.gz", "json")
+    (True, False)
+    """
+    return not name.lower().endswith(".gz") and (
+        format == "json" or codecs.lookup(encoding).name == "utf-8"
+    )
+
+
+def is_json_document(head: bytes) -> bool:
+    """Return whether a JSON file starting with ``head`` is one document, not JSON lines.
+
+    A document (a pretty-printed search answer, a list of objects) is read whole, never in
+    ranges; ``head`` is the file's first :data:`DOCUMENT_HEAD` bytes.
+
+    >>> is_json_document(b'{\\n  "records": []\\n}'), is_json_document(b'{"id": "a"}\\n')
+    (True, False)
+    """
+    body = head[3:] if head.startswith(BOM) else head
+    first_line = body.lstrip().split(b"\n", 1)[0].strip()
+    return first_line in (b"{", b"[") or body.lstrip().startswith(b"[")
 
 
 def download_id_of(name: str) -> str | None:
@@ -725,7 +759,7 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
             header = None
         if complete or len(head) > (16 << 20):
             break
-    if head.startswith(_BOM):
+    if head.startswith(BOM):
         head = head[3:]
     if not header:
         return [], head
@@ -1095,9 +1129,10 @@ def _blocks(
         chunk = stream.read(block_size)
         if not chunk:
             break
-        if first and not skip_first and chunk.startswith(_BOM):
-            chunk = chunk[3:]
-            base = 3
+        if first and not skip_first and chunk.startswith(BOM):
+            # The BOM belongs to line 1 (which starts at byte 0, whatever the range's end):
+            # blanks in its place keep every offset.
+            chunk = b"   " + chunk[3:]
         first = False
         data = rest + chunk if rest else chunk
         if skip_first:
@@ -1167,11 +1202,10 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
     Returns (its records, None) for ``{"records": [...]}`` or a list of objects, else
     (None, a stream that replays what was peeked).
     """
-    head = stream.read(1 << 16)
-    body = head[3:] if head.startswith(_BOM) else head
-    first_line = body.lstrip().split(b"\n", 1)[0].strip()
-    if first_line not in (b"{", b"[") and not (body.lstrip().startswith(b"[")):
+    head = stream.read(DOCUMENT_HEAD)
+    if not is_json_document(head):
         return None, _Replay(head, stream)
+    body = head[3:] if head.startswith(BOM) else head
     data = body + stream.read()
     try:
         doc = json.loads(data)
@@ -1464,9 +1498,7 @@ def read_result_batches(
     """
     name = _name_of(source, name)
     fmt = _format_of(name, format)
-    if byte_range is not None and (
-        name.lower().endswith(".gz") or (fmt == "csv" and codecs.lookup(encoding).name != "utf-8")
-    ):
+    if byte_range is not None and not can_read_in_ranges(name, fmt, encoding):
         raise ArgumentError(
             "byte_range: only uncompressed files (CSV in UTF-8) can be read in ranges"
         )

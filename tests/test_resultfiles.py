@@ -77,6 +77,18 @@ def test_byte_ranges_cut_at_any_byte_read_each_record_once(tmp_path: Path) -> No
         assert pa.concat_tables(parts).equals(whole), step
 
 
+def test_a_bom_belongs_to_the_first_line_whatever_the_first_range(tmp_path: Path) -> None:
+    path = tmp_path / "6_0.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"id": "a"}\n{"id": "b"}\n{"id": "c"}\n')
+    schema = result_schema([path])
+    whole = _table(path, schema)
+    assert whole.column("id").to_pylist() == ["a", "b", "c"]
+    size = path.stat().st_size
+    for first in range(1, 8):  # a first range inside the BOM, at its end, just after it
+        parts = [_table(path, schema, byte_range=r) for r in [(0, first), (first, size)]]
+        assert pa.concat_tables(parts).equals(whole), first
+
+
 def test_a_sampled_schema_says_when_a_field_was_missed(tmp_path: Path) -> None:
     path = tmp_path / "1_0.txt"
     path.write_text('{"id": "a"}\n' * 2000 + '{"id": "b", "brand": "x"}\n')
