@@ -21,7 +21,6 @@ with ``storage_options``, so the workers read and write object storage themselve
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import posixpath
@@ -51,13 +50,16 @@ from dfkit.records import (
     to_elements,
 )
 from dfkit.resultfiles import (
+    DOCUMENT_HEAD,
     MAX_EXPANSION,
     FileFormat,
     PathsOrDir,
     ResultFileNotFound,
     Source,
+    can_read_in_ranges,
     discover,
     file_format,
+    is_json_document,
     read_result_batches,
     result_schema,
 )
@@ -185,18 +187,19 @@ def _ranges(
     file: str, fmt: FileFormat, encoding: str, part_bytes: int, source: Any
 ) -> list[tuple[int, int]] | None:
     """The byte ranges ``file`` is read in by separate tasks, or None for one task."""
-    if file.lower().endswith(".gz") or (fmt == "csv" and codecs.lookup(encoding).name != "utf-8"):
+    if not can_read_in_ranges(file, fmt, encoding):
         return None
     size = int(source.size) if hasattr(source, "size") else os.path.getsize(file)
     if size <= part_bytes:
         return None
-    if fmt == "json":
-        ranges = json_ranges(size, part_bytes)
-    elif isinstance(source, Path):
-        with open(source, "rb") as f:
+    with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as f:
+        if fmt == "json":
+            f.seek(0)
+            if is_json_document(f.read(DOCUMENT_HEAD)):
+                return None  # one document (a search answer): read whole, as locally
+            ranges = json_ranges(size, part_bytes)
+        else:
             ranges = csv_ranges(f, size, part_bytes)
-    else:
-        ranges = csv_ranges(source, size, part_bytes)
     return ranges if len(ranges) > 1 else None
 
 

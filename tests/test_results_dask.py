@@ -196,6 +196,41 @@ def test_large_json_lines_file_is_split_into_byte_ranges(
     _same_table(pq.read_table(out), pq.read_table(results_to_parquet(with_json, tmp_path / "l")))
 
 
+def test_json_lines_with_a_bom_keep_their_first_record_in_tiny_ranges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dask()
+    import dask
+
+    from dfkit import results_dask
+
+    (tmp_path / "7_0.txt").write_bytes(b"\xef\xbb\xbf" + b'{"id": "a"}\n{"id": "b"}\n')
+    monkeypatch.setattr(results_dask, "PART_BYTES", 3)
+    with dask.config.set(scheduler="synchronous"):
+        ddf = read_results(tmp_path, engine="dask")
+        assert ddf.npartitions > 1
+        _same_frame(ddf, read_results(tmp_path))
+        assert list(ddf["id"].compute()) == ["a", "b"]
+
+
+def test_a_json_document_larger_than_a_part_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dask()
+    import dask
+
+    from dfkit import results_dask
+
+    records = [{"id": f"R{i}", "reviews": [{"rating": i % 5}]} for i in range(20)]
+    (tmp_path / "8_0.json").write_text(json.dumps({"records": records}, indent=2))
+    (tmp_path / "8_1.json").write_text(json.dumps(records, indent=2))
+    monkeypatch.setattr(results_dask, "PART_BYTES", 100)
+    with dask.config.set(scheduler="synchronous"):
+        ddf = read_results(tmp_path, engine="dask")
+        assert ddf.npartitions == 2
+        _same_frame(ddf, read_results(tmp_path))
+
+
 def test_large_csv_is_split_at_records_never_inside_quotes(
     on_cluster: Any, s3: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -378,9 +413,11 @@ def test_s3_commit_keeps_a_file_added_to_the_output_during_the_run(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(results_dask, "_write_part", meanwhile)
-    with dask.config.set(scheduler="synchronous"):
-        with pytest.raises(ExportError, match=r"notes\.txt appeared during the run"):
-            results_to_parquet(mixed, out, engine="dask", storage_options=s3)
+    with (
+        dask.config.set(scheduler="synchronous"),
+        pytest.raises(ExportError, match=r"notes\.txt appeared during the run"),
+    ):
+        results_to_parquet(mixed, out, engine="dask", storage_options=s3)
     fs.invalidate_cache()
     assert fs.cat_file("results/toctou/out/notes.txt") == b"a colleague's notes"
     assert fs.exists("results/toctou/out/_SUCCESS")  # the previous dataset, untouched
