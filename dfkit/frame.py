@@ -940,10 +940,11 @@ def _joined(parts: list[_Built]) -> _Built:
         return parts[0]
     names = dict.fromkeys(name for part in parts for name in part.cols)
     cols = {name: _concat(name, [p.cols.get(name) for p in parts], parts) for name in names}
-    unknown: dict[str, int] = {}
+    tally: dict[str, int] = {}
     for part in parts:
         for label, n in part.unknown.items():
-            unknown[label] = unknown.get(label, 0) + n
+            tally[label] = tally.get(label, 0) + n
+    unknown = dict(sorted(tally.items()))  # in label order, as one chunk's are
     lengths = np.concatenate([p.lengths for p in parts])
     urls = None
     if parts[0].urls is not None:

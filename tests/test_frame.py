@@ -738,7 +738,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_large_input_decoded_in_chunks_gives_the_same_frame(per: Any, wrapped: bool) -> None:
     records = [
         {"id": "1", "status": "completed", "results": ["https://a/1.csv", "https://a/2.csv"]},
-        {"id": 2, "status": "running", "format": "CSV"},  # format: only in this chunk
+        {"id": 2, "status": "suspended", "format": "CSV"},  # format: only in this chunk
         {"id": "3", "status": "failed", "data_type": "cars", "results": []},  # unknowns here
         {"id": "4", "status": "Failed ", "total_cost": None, "results": [{"url": "https://b"}]},
         {"id": "5", "status": "paused", "data_type": "product"},
@@ -751,6 +751,12 @@ def test_a_large_input_decoded_in_chunks_gives_the_same_frame(per: Any, wrapped:
     pd.testing.assert_frame_equal(chunked, whole)
     assert [str(w.message) for w in chunked_notes] == [str(w.message) for w in whole_notes]
     assert "on 2 downloads" in str(chunked_notes[0].message)  # counted over every chunk
+    # In label order, not in the order the chunks met them.
+    assert [str(w.message).split("'")[1] for w in chunked_notes] == [
+        "failed",
+        "paused",
+        "suspended",
+    ]
     # Each text column is one piece: Arrow joins a chunked one again on every take or filter.
     for name in chunked.columns:
         if isinstance(chunked[name].array, pd.arrays.ArrowStringArray):
