@@ -530,20 +530,32 @@ def _label(raw: str, aliases: Mapping[str, str] | None) -> str | None:
     return aliases.get(norm, norm) if aliases else norm
 
 
+#: Category codes: as wide as the number of categories needs (int16 up to 32,767 of them).
+_Codes = np.ndarray[Any, np.dtype[np.signedinteger[Any]]]
+
+
+def _code_type(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest code type (int16 at least) that numbers ``n`` categories and -1."""
+    return np.int16 if n <= np.iinfo(np.int16).max else np.int32
+
+
 def _category_codes(
     labels: Sequence[str | None], name: str
-) -> tuple[pd.CategoricalDtype, np.ndarray[Any, np.dtype[np.int16]], list[str]]:
+) -> tuple[pd.CategoricalDtype, _Codes, list[str]]:
     """Return the dtype for ``labels`` (unknown ones appended), each label's code, the unknowns."""
     known = column(name).known_categories
     unknown = sorted({lab for lab in labels if lab is not None and lab not in known})
     cat_dtype = category_dtype(name, unknown) if unknown else dtype(name)
     position = {c: k for k, c in enumerate([*known, *unknown])}
-    codes = np.array([-1 if lab is None else position[lab] for lab in labels], dtype=np.int16)
+    codes = np.array(
+        [-1 if lab is None else position[lab] for lab in labels],
+        dtype=_code_type(len(position)),
+    )
     return cat_dtype, codes, unknown
 
 
 def _categorical(
-    codes: np.ndarray[Any, np.dtype[np.int16]], cat_dtype: pd.CategoricalDtype, unknown: list[str]
+    codes: _Codes, cat_dtype: pd.CategoricalDtype, unknown: list[str]
 ) -> tuple[pd.Categorical, dict[str, int]]:
     counts: dict[str, int] = {}
     if unknown:
@@ -573,9 +585,9 @@ def _categories(
         cat_dtype, label_codes, unknown = _category_codes(
             [_label(raw, aliases) for raw in distinct], name
         )
-        lookup = np.append(label_codes, np.int16(-1))  # a missing label's index: -1 -> -1
+        lookup = np.append(label_codes, label_codes.dtype.type(-1))  # missing: index -1 -> -1
         indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        return _categorical(lookup[indices].astype(np.int16, copy=False), cat_dtype, unknown)
+        return _categorical(lookup[indices], cat_dtype, unknown)
     try:
         uniques = list(set(values))
     except TypeError:  # a list or object among the labels: replace the unhashable ones
@@ -592,7 +604,7 @@ def _categories(
     labels = [_label(raw, aliases) if type(raw) is str else None for raw in uniques]
     cat_dtype, label_codes, unknown = _category_codes(labels, name)
     code = dict(zip(uniques, label_codes.tolist(), strict=True))
-    codes = np.fromiter(map(code.__getitem__, values), dtype=np.int16, count=len(values))
+    codes = np.fromiter(map(code.__getitem__, values), dtype=label_codes.dtype, count=len(values))
     return _categorical(codes, cat_dtype, unknown)
 
 

@@ -771,3 +771,17 @@ def test_a_bad_value_in_a_later_chunk_names_its_own_record(bad: str) -> None:
         downloads_frame(raw)
     with pytest.raises(SchemaError, match=r"^data: expected a list of downloads"):
         downloads_frame(b'{"records": 5}')
+
+
+@pytest.mark.parametrize("odd", [None, 5])  # all strings (Arrow's coding) / a bad label too
+def test_more_categories_than_16_bit_codes_number(odd: Any) -> None:
+    n = 2**15 + 10
+    records: list[dict[str, Any]] = [{"id": str(i), "data_type": f"t{i}"} for i in range(n)]
+    if odd is not None:
+        records.append({"id": "odd", "data_type": odd})
+        assert problems_of(records) == [(n, "data_type", "expected a string")]
+        return
+    df = downloads_frame(records)
+    assert len(df["data_type"].cat.categories) == n + len(dtype("data_type").categories)
+    assert df["data_type"].iloc[[0, -1]].tolist() == ["t0", f"t{n - 1}"]
+    pd.testing.assert_frame_equal(downloads_frame(orjson.dumps(records)), df)
