@@ -106,8 +106,8 @@ def csv_ranges(f: IO[bytes], size: int, every: int) -> list[tuple[int, int]]:
         quotes += int(q.size)
         before = int(a[-1]) if a.size else before
         base += a.size
-    # A closing quote at the very end is fine; an odd count means an unclosed quote: the
-    # reader reports it, from one range.
+    # A closing quote at the very end is fine; an odd count means an unclosed quote: the file
+    # is one range, and the reader reports the quote that never closes (and the line it opens).
     if quotes % 2:
         return _whole(size)
     ends = [*starts[1:], size]

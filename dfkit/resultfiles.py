@@ -939,11 +939,120 @@ def _quote_problem(
                 opened = lineno if opened is None else None
     if opened is None:
         return None
+    return _unclosed_error(name, f"line {opened}", opened)
+
+
+def _unclosed_error(name: str, where: str, line: int | None) -> ResultFileError:
     return ResultFileError(
-        f"{name}: line {opened}: a quoted value opens here and is never closed",
+        f"{name}: {where}: a quoted value opens here and is never closed; the file looks cut "
+        "short or malformed",
         path=name,
-        line=opened,
+        line=line,
     )
+
+
+class _Tail(io.RawIOBase):
+    """``stream`` as it is read, keeping (without copying) the chunks of its last ``keep`` bytes."""
+
+    def __init__(self, stream: Any, keep: int) -> None:
+        self._stream, self._keep = stream, keep
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._kept = 0
+        self.read_all = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._stream.read(n)
+        if data:
+            self._chunks.append(data)
+            self._kept += len(data)
+            self.read_all += len(data)
+            while self._kept - len(self._chunks[0]) >= self._keep:
+                self._kept -= len(self._chunks.popleft())
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def tail(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def _open_quote(tail: bytes, value: str | None, *, whole: bool) -> int | None:
+    """The offset in ``tail`` (the input's last bytes) of the quote that opens the last value
+    and never closes, or None when the input does not end inside quotes.
+
+    Arrow's CSV reader takes a quote as opening only at a field's start, reads ``""`` inside
+    quotes as one quote and leaves the quotes at any other quote; when its input ends inside
+    quotes it keeps what it read as the last value, silently (a quote opened in another column
+    than the last leaves the record short, which it does report). So the input ends inside
+    quotes exactly when its bytes end with ``"`` plus the last value with its quotes doubled,
+    and that quote starts a field (the tail's start if ``whole``, else after ``,`` or a line
+    break): a closed value of quotes only (four quotes for one) has another quote before. Checking
+    this one value costs nothing per byte, wherever the file's quotes break RFC 4180.
+    """
+    raw = b'"' + (value or "").replace('"', '""').encode("utf-8")
+    if not tail.endswith(raw):
+        return None
+    at = len(tail) - len(raw)
+    if at == 0:
+        return 0 if whole else None
+    return at if tail[at - 1 : at] in (b",", b"\n", b"\r") else None
+
+
+def _file_tail(path: str | os.PathLike[str], end: int, start: int, n: int) -> tuple[bytes, int]:
+    """Return the last ``n`` bytes of ``[start, end)`` of the file (fewer at its start), and
+    their offset."""
+    with open(path, "rb") as f:
+        end = min(end, f.seek(0, os.SEEK_END))
+        at = max(start, end - n)
+        f.seek(at)
+        return f.read(end - at), at
+
+
+def _lines_before(path: str | os.PathLike[str], offset: int) -> int:
+    with open(path, "rb") as f:
+        lines = 0
+        while f.tell() < offset:
+            chunk = f.read(min(1 << 20, offset - f.tell()))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def _check_closed(
+    source: Source,
+    name: str,
+    last: pa.RecordBatch,
+    record: int,
+    byte_range: tuple[int, int] | None,
+    tracked: _Tail | None,
+) -> None:
+    """Raise if the CSV input (the file, or its ``byte_range``) ends inside an open quote.
+
+    ``last`` is the last batch Arrow read and ``record`` its last record's number.
+    """
+    value = last.column(last.num_columns - 1)[last.num_rows - 1].as_py()
+    need = len((value or "").replace('"', '""').encode("utf-8")) + 2
+    start, end = byte_range or (0, 1 << 62)
+    ranged = start > 0
+    if tracked is not None:  # kept more than Arrow takes in one value (it refuses longer ones)
+        tail = tracked.tail()
+        if _open_quote(tail, value, whole=ranged and len(tail) == tracked.read_all) is not None:
+            where = f"record {record + 1} from byte {start}" if ranged else f"record {record}"
+            raise _unclosed_error(name, where, None)
+        return
+    assert isinstance(source, (str, os.PathLike))
+    tail, base = _file_tail(source, end, start, need)
+    at = _open_quote(tail, value, whole=ranged and base == start)
+    if at is not None:
+        line = _lines_before(source, base + at) + 1
+        raise _unclosed_error(name, f"line {line}", line)
 
 
 def _csv_field_count_problem(
@@ -1000,6 +1109,24 @@ def _csv_error(
     return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
 
 
+def _text_reader(raw: Any, header: list[str], block_size: int, *, named: bool) -> Any:
+    """Arrow's reader of the CSV ``raw`` as text columns (``named``: ``raw`` has no header)."""
+    return pacsv.open_csv(
+        raw,
+        # Blocks are parsed here, one after another, and converted on other threads.
+        read_options=pacsv.ReadOptions(
+            block_size=block_size, use_threads=False, column_names=header if named else None
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
 def _csv_batches(
     source: Source,
     name: str,
@@ -1051,24 +1178,13 @@ def _csv_batches(
                 _open(source, name, encoding=encoding, max_expansion=max_expansion, seek=start)
             )
             raw = _Limited(ranged, end - start, on_bytes)
+        # Where the input's last bytes will be, to tell whether it ends inside quotes.
+        tracked = None
+        if not isinstance(source, (str, os.PathLike)) or (byte_range is None and not native):
+            raw = tracked = _Tail(raw, 2 * block_size + 2)
         read = 0
         try:
-            reader = pacsv.open_csv(
-                raw,
-                # Blocks are parsed here, one after another, and converted on other threads.
-                read_options=pacsv.ReadOptions(
-                    block_size=block_size,
-                    use_threads=False,
-                    column_names=header if start else None,
-                ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(header, pa.string()),
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
+            reader = _text_reader(raw, header, block_size, named=bool(start))
         except (pa.ArrowInvalid, UnicodeDecodeError) as e:
             raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
 
@@ -1076,10 +1192,14 @@ def _csv_batches(
             """(records before it, batch of text columns) for each batch Arrow reads."""
             nonlocal read
             rows = 0
+            last = None
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
+                    if last is not None:
+                        record = rows + (0 if start else 1) - 1
+                        _check_closed(source, name, last, record, byte_range, tracked)
                     return
                 except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                     raise _csv_error(
@@ -1091,6 +1211,7 @@ def _csv_batches(
                     read = position
                 yield rows, batch
                 rows += batch.num_rows
+                last = batch if batch.num_rows else last
 
         with contextlib.closing(reader):
             for (rows, batch), done in _converted(

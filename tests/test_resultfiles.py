@@ -277,3 +277,71 @@ def test_a_bad_value_names_its_own_line_and_counts_the_others(tmp_path: Path) ->
                        r"a number \(and 1 more bad value\)") as info:  # fmt: skip
         read_results(tmp_path / "c_1.csv")
     assert info.value.line == 4
+
+
+# An unclosed quote: Arrow keeps everything after it as the last value, without a word.
+UNCLOSED = [
+    (b'id,text\n1,a\n2,"b\n3,c\n4,d\n', 3),  # swallows the records after it
+    (b'id,text\n1,a\n2,"hel', 3),  # a body cut inside a quoted value
+    (b'\xef\xbb\xbfid,text\r\n1,a\r\n2,"x""y\r\n', 3),  # BOM, CRLF, a doubled quote before
+    (b'id,text\n1,5" screen\n2,"', 3),  # an empty value opened, after an unquoted quote
+    (b'id,text\n1,""""\n2,"""', 3),  # a quote, then an unclosed one holding a quote
+]
+
+
+@pytest.mark.parametrize(("body", "line"), UNCLOSED)
+def test_a_csv_ending_inside_quotes_names_the_line_where_they_open(
+    tmp_path: Path, body: bytes, line: int
+) -> None:
+    path = tmp_path / "5_0.csv"
+    path.write_bytes(body)
+    expected = (
+        rf"^5_0\.csv: line {line}: a quoted value opens here and is never closed; .*cut short"
+    )
+    with pytest.raises(ResultFileError, match=expected) as info:
+        read_results(path)
+    assert info.value.line == line
+    with pytest.raises(ResultFileError, match=expected):
+        results_to_parquet(path, tmp_path / "out.parquet")
+    schema = result_schema([path])
+    with pytest.raises(ResultFileError, match=expected):
+        _table(path, schema, byte_range=(0, len(body)))
+    with pytest.raises(ResultFileError, match="never closed; the file looks cut short"):
+        list(read_result_batches(io.BytesIO(body), schema, name="5_0.csv"))  # an open file
+    with pytest.raises(ResultFileError, match="never closed; the file looks cut short"):
+        read_results(path, engine="dask").compute()
+
+
+def test_a_range_ending_inside_quotes_is_refused_from_any_source(tmp_path: Path) -> None:
+    body = b'id,text\n1,a\n2,"b\n3,c\n'
+    path = tmp_path / "5_0.csv"
+    path.write_bytes(body)
+    schema = result_schema([path])
+    with pytest.raises(ResultFileError, match=r"^5_0\.csv: line 3: a quoted value opens"):
+        _table(path, schema, byte_range=(12, len(body)))
+    with pytest.raises(ResultFileError, match="never closed"):
+        list(read_result_batches(io.BytesIO(body), schema, name="5_0.csv", byte_range=(12, 20)))
+
+
+@pytest.mark.parametrize(
+    ("body", "last"),
+    [
+        (b'id,text\n1,5" screen\n2,x', "x"),  # a quote inside an unquoted value is text
+        (b'id,text\n1,x\n2,5" screen', '5" screen'),
+        (b'id,text\n1,x\n2,""""', '"'),  # closed: a value of one quote
+        (b'id,text\n1,x\n2,""', None),
+        (b'id,text\n1,x\n2,"ab"cd"ef', 'abcd"ef'),  # Arrow: text after a closing quote
+        (b'id,text\n1,x\n2,"a\nb"\n', "a\nb"),
+    ],
+)
+def test_closed_or_unquoted_last_values_are_read_as_before(
+    tmp_path: Path, body: bytes, last: str | None
+) -> None:
+    path = tmp_path / "5_0.csv"
+    path.write_bytes(body)
+    values = read_results(path)["text"].tolist()
+    assert len(values) == 2
+    assert (values[-1] if isinstance(values[-1], str) else None) == last
+    schema = result_schema([path])
+    rows = list(read_result_batches(io.BytesIO(body), schema, name="5_0.csv"))
+    assert sum(b.num_rows for b in rows) == 2
