@@ -11,10 +11,11 @@ A list of dicts (already parsed) goes through the same column converters.
 
 The typed decode lets through every value some rule may accept (any JSON scalar); the
 converters decide. When it refuses the input (a value that is an object or array where a
-scalar belongs, a record that is not an object, malformed JSON), the input is parsed again by
-orjson into plain Python objects and the same converters run on those, inspecting each value of
-a column whose fast check fails and collecting every problem with its record index. So a bad
-input costs that second parse, a good one never does, and every bad value is reported.
+scalar belongs, a record that is not an object, malformed JSON), the input is parsed again
+(untyped, integers exact) into plain Python objects and the same converters run on those,
+inspecting each value of a column whose fast check fails and collecting every problem with its
+record index. So a bad input costs that second parse, a good one never does, and every bad
+value is reported.
 """
 
 from __future__ import annotations
@@ -233,10 +234,20 @@ def _dict_getter(records: list[dict[str, Any]]) -> Getter:
 
 
 def _parse_json(raw: bytes | bytearray | memoryview, where: str) -> Any:
+    """Return JSON ``raw`` as Python objects, integers of any size exact (as the typed decode).
+
+    msgspec, not orjson, which turns an integer beyond 64 bits into a float: a valid id would
+    become a bad value whenever another record sends the input through this pass.
+    """
     try:
-        return orjson.loads(raw)
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        error = str(exc)
+    try:  # orjson's message says the line and column
+        orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise SchemaError(f"cannot parse {where} as JSON: {exc}") from None
+        error = str(exc)
+    raise SchemaError(f"cannot parse {where} as JSON: {error}")
 
 
 def _check_utf8(raw: bytes | bytearray | memoryview, problems: _Problems) -> None:

@@ -785,3 +785,21 @@ def test_more_categories_than_16_bit_codes_number(odd: Any) -> None:
     assert len(df["data_type"].cat.categories) == n + len(dtype("data_type").categories)
     assert df["data_type"].iloc[[0, -1]].tolist() == ["t0", f"t{n - 1}"]
     pd.testing.assert_frame_equal(downloads_frame(orjson.dumps(records)), df)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_id_beyond_64_bits_stays_exact_when_another_record_is_bad(
+    chunked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if chunked:
+        monkeypatch.setattr(dfkit.frame, "CHUNK_BYTES", 0)
+        monkeypatch.setattr(dfkit.frame, "CHUNK_RECORDS", 1)
+    good = b'{"id":18446744073709551616}'
+    assert downloads_frame(b"[" + good + b"]")["id"].tolist() == [str(2**64)]
+    # The bad object sends the input through the problem pass, which must read ints exactly.
+    raw = b"[" + good + b',{"id":"b","num_records":18446744073709551616}'
+    raw += b',{"id":"c","num_records":{"n":1}}]'
+    assert problems_of(raw) == [
+        (1, "num_records", "expected an integer below 2**63 (64-bit)"),
+        (2, "num_records", "expected an integer"),
+    ]
