@@ -345,3 +345,18 @@ def test_closed_or_unquoted_last_values_are_read_as_before(
     schema = result_schema([path])
     rows = list(read_result_batches(io.BytesIO(body), schema, name="5_0.csv"))
     assert sum(b.num_rows for b in rows) == 2
+
+
+def test_a_cell_holding_the_unit_separator_is_split_exactly(tmp_path: Path) -> None:
+    # The fast split marks commas with \x1f: a cell that has one is split cell by cell.
+    (tmp_path / "8_0.csv").write_text(
+        "id,categories,sourceURLs\n"
+        'A,"Food\x1fDrink, Bars,Pubs","https://a.com/x\x1fy,https://b.com/?q=1,2"\n'
+        'B,"x, y,z",https://c.com\n'
+    )
+    df = read_results(tmp_path)
+    assert df["categories"].tolist() == [["Food\x1fDrink, Bars", "Pubs"], ["x, y", "z"]]
+    assert df["sourceURLs"].tolist() == [
+        ["https://a.com/x\x1fy", "https://b.com/?q=1,2"],
+        ["https://c.com"],
+    ]
