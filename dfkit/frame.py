@@ -28,7 +28,6 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
 from functools import cache
 from itertools import chain
 from operator import attrgetter
@@ -736,43 +735,57 @@ def _parse_timestamps(
     zoned = (
         pc.match_substring_regex(strings, _ZONED).fill_null(False).to_numpy(zero_copy_only=False)
     )
-    ticks = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    ticks = _pandas_ticks(raw, zoned, valid)
+    missed = np.flatnonzero(valid & (ticks == _NO_TICK))
+    if len(missed):
+        ticks[missed] = _far_ticks(raw[missed], zoned[missed])
+    result = _utc(ticks)
+    return result, np.asarray(result.isna()) & valid
+
+
+#: A missing timestamp's microseconds (NaT).
+_NO_TICK = np.iinfo(np.int64).min
+#: The Gregorian calendar repeats every 400 years: 146,097 days, in microseconds.
+_CYCLE_US = 146_097 * 86_400 * 10**6
+_YEAR = re.compile(r"\d{4}")
+
+
+def _pandas_ticks(
+    raw: np.ndarray[Any, Any],
+    zoned: np.ndarray[Any, np.dtype[np.bool_]],
+    valid: np.ndarray[Any, np.dtype[np.bool_]],
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Return the UTC microseconds pandas reads in ``raw`` (``_NO_TICK`` where it reads none)."""
+    ticks = np.full(len(raw), _NO_TICK, dtype=np.int64)
     for group in (zoned, valid & ~zoned):
         if group.any():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 coerced = pd.to_datetime(raw[group], format="ISO8601", utc=True, errors="coerce")
             ticks[group] = pd.DatetimeIndex(coerced).as_unit("us").asi8
-    missed = np.flatnonzero(valid & (ticks == np.iinfo(np.int64).min))
-    for i in missed:  # pandas 2.2 parses in nanoseconds: years before 1677 or after 2262 miss
-        micros = _iso_micros(raw[i])
-        if micros is not None:
-            ticks[i] = micros
-    result = _utc(ticks)
-    return result, np.asarray(result.isna()) & valid
+    return ticks
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+def _far_ticks(
+    raw: np.ndarray[Any, Any], zoned: np.ndarray[Any, np.dtype[np.bool_]]
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Return the UTC microseconds of strings pandas did not read, whatever their year.
 
-
-def _iso_micros(text: str) -> int | None:
-    """Microseconds since the epoch of an ISO-8601 ``text`` (UTC when zone-less), or None.
-
-    The exact fallback for what the vectorised parsers miss; it runs only on those values.
-
-    >>> _iso_micros("0001-01-01"), _iso_micros("1970-01-01T00:00:01Z"), _iso_micros("soon")
-    (-62135596800000000, 1000000, None)
+    pandas 2.2 parses in nanoseconds, so years before 1677 or after 2262 miss. Each string is
+    read again by pandas with its year moved by whole 400-year cycles into 1800-2199, and the
+    cycles added back: the same rules (separators, zones) for every year, and a string that is
+    no timestamp stays ``_NO_TICK``.
     """
-    s = text.strip().replace(" ", "T", 1)
-    if s[-1:] in ("Z", "z"):
-        s = s[:-1] + "+00:00"
-    try:
-        t = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return (t - _EPOCH) // timedelta(microseconds=1)
+    years = np.array([int(s[:4]) if _YEAR.match(s) else 0 for s in raw], dtype=np.int64)
+    cycles = (years - 1800) // 400
+    moved = np.array(
+        [f"{y - 400 * c:04d}{s[4:]}" for s, y, c in zip(raw, years, cycles, strict=True)],
+        dtype=object,
+    )
+    ticks = _pandas_ticks(moved, zoned, years >= 1)
+    found = ticks != _NO_TICK
+    ticks[found] += cycles[found] * _CYCLE_US
+    return ticks
 
 
 def _utc(ticks: np.ndarray[Any, np.dtype[np.int64]]) -> pd.arrays.DatetimeArray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -803,3 +804,26 @@ def test_an_id_beyond_64_bits_stays_exact_when_another_record_is_bad(
         (1, "num_records", "expected an integer below 2**63 (64-bit)"),
         (2, "num_records", "expected an integer"),
     ]
+
+
+@pytest.mark.parametrize("year", ["2025", "1500"])  # read by pandas / moved into its range
+@pytest.mark.parametrize("rest", ["-01-01+02:00", "-01-01x10:00:00", "-01-01é10:00"])
+def test_a_timestamp_needs_t_or_a_space_and_a_time_before_an_offset(year: str, rest: str) -> None:
+    assert problems_of([{"id": "a", "created_at": year + rest}]) == [
+        (0, "created_at", "expected an ISO-8601 timestamp")
+    ]
+
+
+def test_timestamps_in_years_pandas_cannot_hold_read_like_the_others() -> None:
+    values = {
+        "0001-01-01": datetime(1, 1, 1, tzinfo=timezone.utc),
+        "1500-06-01T10:00:00+02:00": datetime(1500, 6, 1, 8, tzinfo=timezone.utc),
+        "1600-02-29 12:00:00.123456": datetime(1600, 2, 29, 12, 0, 0, 123456, tzinfo=timezone.utc),
+        "2400-02-29T10:00Z": datetime(2400, 2, 29, 10, tzinfo=timezone.utc),
+        "9999-12-31 23:59:59.5": datetime(9999, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc),
+    }
+    df = downloads_frame([{"id": str(i), "created_at": v} for i, v in enumerate(values)])
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    expected = [(t - epoch) // timedelta(microseconds=1) for t in values.values()]
+    assert df["created_at"].astype("int64").tolist() == expected
+    assert problems_of([{"id": "a", "created_at": "2300-02-29"}])  # no leap day that year
