@@ -33,6 +33,7 @@ from dfkit._atomic import atomic_file, is_disk_full, sweep_stale
 from dfkit.errors import ArgumentError, DfkitError, DiskFullError, ResultFetchError
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
+from dfkit.resultfiles import unclosed_quote
 from dfkit.storage import filesystem, is_local, is_url, join, upload
 from dfkit.transport import failure_kind, link_problem, result_files_session, watched_call
 
@@ -576,6 +577,9 @@ class _Fetcher:
         first = b""
         size = 0
         of = f" of {int(expected):,}" if expected.isdigit() else ""
+        # A CSV body cut inside a quoted value reads as a short value: counting its quotes is
+        # cheap, and only a body whose quotes do not pair up is parsed to be sure.
+        quotes = 0 if ext == "csv" else None
         try:
             with self.dest.writing(name) as tmp, open(tmp, "wb") as f:
                 try:
@@ -587,6 +591,8 @@ class _Fetcher:
                             if len(first) == _SNIFF_BYTES:
                                 _check_body(where, first, content_type, ext)
                         size += len(chunk)
+                        if quotes is not None:
+                            quotes += chunk.count(b'"')
                         if size > limit:
                             raise DfkitError(
                                 f"the file grows past {_limit_hint(limit)}"
@@ -615,6 +621,15 @@ class _Fetcher:
                 sent = r.raw.tell()
                 if expected.isdigit() and int(expected) != sent:
                     raise DfkitError(f"connection closed after {sent:,}{of} bytes ({where})")
+                if quotes is not None and quotes % 2:
+                    f.flush()
+                    cut = unclosed_quote(tmp, name=name)
+                    if cut is not None:
+                        opened = f" (opened on line {cut.line})" if cut.line else ""
+                        raise DfkitError(
+                            f"the body ends inside a quoted value{opened}: it was cut short or "
+                            f"is malformed ({where})"
+                        )
                 if self.stop.is_set():
                     raise _Stopped
         except OSError as e:

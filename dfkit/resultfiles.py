@@ -89,6 +89,7 @@ __all__ = [
     "is_json_document",
     "read_result_batches",
     "result_schema",
+    "unclosed_quote",
 ]
 
 FileFormat = Literal["csv", "json"]
@@ -1152,6 +1153,52 @@ def _text_reader(raw: Any, header: list[str], block_size: int, *, named: bool) -
             quoted_strings_can_be_null=True,
         ),
     )
+
+
+def unclosed_quote(
+    path: str | os.PathLike[str], *, name: str | None = None
+) -> ResultFileError | None:
+    """Return the error for a CSV file (uncompressed UTF-8) ending inside quotes, else None.
+
+    The file is parsed as the reader parses it (Arrow's CSV reader, text only) and only that
+    is checked, as the reader checks it: other problems are left to the reader.
+    ``fetch_results`` calls it on a body whose quotes do not pair up.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "3_0.csv").write_bytes(b'id,text\\n1,"hel')
+    >>> error = unclosed_quote(d / "3_0.csv")
+    >>> error.line, str(error).split(";")[0]
+    (2, '3_0.csv: line 2: a quoted value opens here and is never closed')
+    >>> _ = (d / "3_1.csv").write_bytes(b'id,size\\n1,5" screen\\n')
+    >>> print(unclosed_quote(d / "3_1.csv"))
+    None
+    """
+    name = _name_of(path, name)
+    try:
+        with _open(path, name, encoding="utf-8", max_expansion=MAX_EXPANSION) as stream:
+            header, _ = _csv_header(stream, name)
+    except ResultFileError:
+        return None  # a header the reader refuses in its own words
+    if not header:
+        return None
+    last, rows = None, 0
+    try:
+        with pa.OSFile(os.fspath(path)) as raw:
+            for batch in _text_reader(raw, header, BLOCK_BYTES["csv"], named=False):
+                rows += batch.num_rows
+                last = batch if batch.num_rows else last
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        if "UTF8" in str(e) or "UTF-8" in str(e) or isinstance(e, UnicodeDecodeError):
+            return None  # another encoding: the reader is told which
+        return _quote_problem(path, name, "utf-8", MAX_EXPANSION)  # a record cut short
+    if last is None:
+        return None
+    try:
+        _check_closed(path, name, last, rows, None, None)
+    except ResultFileError as e:
+        return e
+    return None
 
 
 def _csv_batches(

@@ -378,6 +378,39 @@ def test_a_csv_with_a_header_line_is_accepted(fake: Any, tmp_path: Path, body: s
     assert fetch_results(d, tmp_path, progress=False)["status"].tolist() == ["downloaded"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'id,text\n1,a\n2,"hel',  # cut inside a quoted value
+        b'id,text\n1,"x\ny"\n2,"hello\nwor',  # after a quoted line break
+        b'\xef\xbb\xbfid,text\r\n1,"a""b"\r\n2,"5"" scr',  # BOM, CRLF, doubled quotes
+    ],
+)
+def test_a_csv_body_ending_inside_quotes_fails_and_is_not_saved(
+    fake: Any, tmp_path: Path, body: bytes
+) -> None:
+    # As a close-delimited body (HTTP/1.0, no Content-Length) cut mid-value arrives.
+    d = fake.add_download(_download("63", 2))
+    fake.inject("/s3/*/63_1.*", status=None, body=body, content_type="text/csv")
+    m = fetch_results(d, tmp_path, progress=False, errors="ignore")
+    assert m["status"].astype(str).tolist() == ["downloaded", "failed"]
+    assert "the body ends inside a quoted value (opened on line" in m["error"][1]
+    assert "cut short or is malformed" in m["error"][1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["63_0.csv"]
+
+
+@pytest.mark.parametrize(
+    "body", [b'id,size\n1,5" screen\n2,x\n', b'id,size\n1,5" screen\n2,"a""b"\n', b"id\n1\n"]
+)
+def test_a_csv_body_with_a_quote_in_an_unquoted_value_is_kept(
+    fake: Any, tmp_path: Path, body: bytes
+) -> None:
+    d = fake.add_download(_download("64", 1))
+    fake.inject("/s3/*", status=None, body=body, content_type="text/csv")
+    assert fetch_results(d, tmp_path, progress=False)["status"].tolist() == ["downloaded"]
+    assert (tmp_path / "64_0.csv").read_bytes() == body
+
+
 def test_real_files_pass_the_body_check(fake: Any, tmp_path: Path) -> None:
     real = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
     files = sorted(real.glob("*.csv")) + sorted(real.glob("*.txt")) if real.is_dir() else []
@@ -389,11 +422,23 @@ def test_real_files_pass_the_body_check(fake: Any, tmp_path: Path) -> None:
         fake.inject(
             f"/s3/*/r{n}_0.*",
             status=None,
-            body=path.read_bytes()[:200_000],
+            body=_records_only(path.read_bytes()[:200_000])
+            if fmt == "CSV"
+            else path.read_bytes()[:200_000],
             content_type="text/plain",
         )
         m = fetch_results(d, tmp_path, progress=False)
         assert m["status"].astype(str).tolist() == ["downloaded"], path.name
+
+
+def _records_only(head: bytes) -> bytes:
+    """``head`` without its last, partial record (a cut inside quotes is refused)."""
+    keep = quotes = at = 0
+    for line in head.splitlines(keepends=True):
+        quotes, at = quotes + line.count(b'"'), at + len(line)
+        if quotes % 2 == 0 and line.endswith(b"\n"):
+            keep = at
+    return head[:keep] or head
 
 
 def _gzip_bomb(size: int) -> bytes:
@@ -643,3 +688,15 @@ def test_fetch_to_a_url_needs_fsspec_and_storage_options_need_a_url(
     monkeypatch.setitem(sys.modules, "fsspec", None)
     with pytest.raises(MissingDependencyError, match=r"needs fsspec .*pip install 'dfkit\[dask\]'"):
         fetch_results(d, "s3://results/x/")
+
+
+def test_a_csv_body_ending_inside_quotes_is_not_stored_in_s3(
+    fake: Any, s3: dict[str, Any], spool: Path
+) -> None:
+    d = fake.add_download(_download("65", 2))
+    fake.inject("/s3/*/65_1.*", status=None, body=b'id,text\n1,a\n2,"hel', content_type="text/csv")
+    m = fetch_results(d, "s3://results/cut/", storage_options=s3, progress=False, errors="ignore")
+    assert m["status"].astype(str).tolist() == ["downloaded", "failed"]
+    assert "the body ends inside a quoted value (opened on line 3)" in m["error"][1]
+    assert _objects(s3, "cut") == {"65_0.csv": len(fake.result_body("65", 0))}
+    assert list(spool.iterdir()) == []
