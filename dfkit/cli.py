@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dfkit._words import count
 from dfkit.client import BASE_URL_ENV, TOKEN_ENV
+from dfkit.redaction import is_secret_option
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +133,6 @@ def _positive_int(value: str) -> int:
 
 
 #: Storage option keys whose values are secrets: never printed (masked in every message).
-_SECRET_KEY = re.compile(r"secret|token|password|passwd|key|credential|sas|signature", re.I)
 _OPTION_KEY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 #: The secret values given with --storage-option in this run, masked by ``_redact``.
 _SECRETS: set[str] = set()
@@ -150,12 +150,13 @@ def _storage_pair(value: str) -> tuple[str, Any]:
             "expected KEY=VALUE with KEY a name or dotted names, e.g. "
             "client_kwargs.endpoint_url=http://127.0.0.1:9000 (the value is not shown)"
         )
+    if is_secret_option(key):  # a secret stays text: a numeric key is not a number
+        _SECRETS.update(v for v in (raw,) if len(v) >= 4)
+        return key, raw
     try:
         parsed: Any = json.loads(raw)
     except ValueError:
         parsed = raw
-    if _SECRET_KEY.search(key.rsplit(".", 1)[-1]):
-        _SECRETS.update(v for v in (raw, str(parsed)) if len(v) >= 4)
     return key, parsed
 
 

@@ -35,9 +35,11 @@ import orjson
 __all__ = [
     "Secret",
     "install_log_redaction",
+    "is_secret_option",
     "printable",
     "redact",
     "redact_value",
+    "register_option_secrets",
     "register_secret",
     "shown_url",
     "unregister_secret",
@@ -112,6 +114,46 @@ def unregister_secret(secret: str) -> None:
             _secrets[secret] = left
         elif _secrets.pop(secret, None) is not None:
             _rebuild()
+
+
+#: Words that make a storage option's key a secret's (``secret``, ``account_key``,
+#: ``sas_token``, ``connection_string``, ``credentials``, ...), matched anywhere in the key.
+_SECRET_OPTION = re.compile(
+    r"secret|token|password|passwd|key|credential|sas|signature|connection_string", re.I
+)
+_registered_options: set[str] = set()
+
+
+def is_secret_option(key: str) -> bool:
+    """Return whether a storage option named ``key`` holds a secret (its value is masked).
+
+    >>> is_secret_option("secret"), is_secret_option("connection_string")
+    (True, True)
+    >>> is_secret_option("client_kwargs.endpoint_url")
+    False
+    """
+    return bool(_SECRET_OPTION.search(key.rsplit(".", 1)[-1]))
+
+
+def register_option_secrets(options: Any) -> None:
+    """Register the secret values of ``storage_options`` (nested too) with :func:`redact`.
+
+    They stay masked for the rest of the process (the options may live in a Dask graph).
+
+    >>> register_option_secrets({"key": "AKIAEXAMPLE", "client_kwargs": {"region_name": "x"}})
+    >>> redact("signed with AKIAEXAMPLE")
+    'signed with ***'
+    """
+    if not isinstance(options, dict):
+        return
+    for key, value in options.items():
+        if isinstance(value, dict):
+            register_option_secrets(value)
+        elif is_secret_option(str(key)) and value is not None:
+            text = str(value)
+            if text not in _registered_options:
+                _registered_options.add(text)
+                register_secret(text)
 
 
 def redact(text: str) -> str:

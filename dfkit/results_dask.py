@@ -267,7 +267,8 @@ class Reading:
     format: FileFormat | None
     encoding: str
     max_expansion: float
-    storage_options: Mapping[str, Any] | None
+    #: Credentials, often: never in a repr (Dask shows its graph's reprs on dashboards).
+    storage_options: Mapping[str, Any] | None = field(repr=False)
     #: What Dask names this reading by: unique, so Dask never pickles the schema and options
     #: to hash them (which it refuses as "not deterministic" now and then).
     token: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)

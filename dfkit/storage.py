@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from dfkit._atomic import STALE_AFTER, atomic_dir
 from dfkit.errors import ExportError, MissingDependencyError
+from dfkit.redaction import register_option_secrets
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -117,6 +118,8 @@ def filesystem(
     """
     require_fsspec(str(path))
     from fsspec.core import url_to_fs
+
+    register_option_secrets(storage_options)  # masked in messages and logs from now on
 
     try:
         fs, root = url_to_fs(os.fspath(path), **dict(storage_options or {}))

@@ -548,3 +548,11 @@ def test_results_to_parquet_shows_bytes_read_with_progress(
     total = sum(p.stat().st_size for p in tmp_path.glob("1_*"))
     assert "100%" in captured.err and "results" in captured.err
     assert f"{total / 1024:.1f}k" in captured.err or "kB" in captured.err or "k/" in captured.err
+
+
+def test_storage_option_secrets_stay_text_and_are_masked() -> None:
+    from dfkit import cli
+
+    pairs = [cli._storage_pair(v) for v in ("account_key=12345678", "sas_token=00012", "n=5")]
+    assert cli._storage_options(pairs) == {"account_key": "12345678", "sas_token": "00012", "n": 5}
+    assert cli._redact("key 12345678 refused") == "key *** refused"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from dfkit import ExportError, storage
@@ -170,6 +171,18 @@ def test_a_live_runs_lease_keeps_other_sweeps_off(
         _write(fs, mine, ["part-00000.parquet"], b"x")
         assert sweep_staging(fs, path) == []
     assert sorted(_tree(fs, path)) == [SUCCESS, "part-00000.parquet"]
+
+
+def test_storage_options_secrets_are_masked_from_then_on(s3: dict[str, Any]) -> None:
+    from dfkit.redaction import redact
+    from dfkit.results_dask import Reading
+    from dfkit.storage import filesystem
+
+    options = {**s3, "secret": "another-secret-value-42"}
+    reading = Reading(pa.schema([]), None, None, "utf-8", 1.0, options)
+    assert options["secret"] not in repr(reading) and s3["key"] not in repr(reading)
+    filesystem("s3://results/masked", options)
+    assert redact(f"denied for {options['secret']}") == "denied for ***"
 
 
 def test_locations(tmp_path: Path) -> None:
