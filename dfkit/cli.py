@@ -173,6 +173,11 @@ def _storage_options(pairs: list[tuple[str, Any]] | None) -> dict[str, Any] | No
             if not isinstance(child, dict):
                 raise ValueError(f"--storage-option {key}: {part} is already set to a value")
             node = child
+        if isinstance(node.get(last), dict):
+            raise ValueError(
+                f"--storage-option {key}: {key}.{next(iter(node[last]))} is already set; "
+                f"give {key}'s keys one by one"
+            )
         node[last] = value
     return options
 

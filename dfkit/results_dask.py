@@ -63,7 +63,14 @@ from dfkit.resultfiles import (
     read_result_batches,
     result_schema,
 )
-from dfkit.storage import atomic_fs_dir, filesystem, is_local, is_url
+from dfkit.storage import (
+    atomic_fs_dir,
+    check_output,
+    filesystem,
+    is_local,
+    is_url,
+    store_errors,
+)
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -281,7 +288,10 @@ class Reading:
         return element_schema(self.schema, self.per) if self.per else self.schema
 
     def batches(self, part: Part) -> Iterator[pa.RecordBatch]:
-        with _opened(part.file, self.storage_options) as source:
+        with (
+            store_errors(part.file, "reading", reading=True),
+            _opened(part.file, self.storage_options) as source,
+        ):
             for batch in read_result_batches(
                 source,
                 self.schema,
@@ -305,7 +315,9 @@ def _reading(
 ) -> tuple[Reading, list[Part]]:
     import dask
 
-    files = list_files(paths_or_dir, format=format, storage_options=storage_options)
+    label = os.fspath(paths_or_dir) if isinstance(paths_or_dir, (str, os.PathLike)) else "input"
+    with store_errors(str(label), "listing the result files", reading=True):
+        files = list_files(paths_or_dir, format=format, storage_options=storage_options)
     # One task per file finds its schema (a CSV header; a JSON-lines file's keys, which means
     # reading it) and its ranges (a large CSV: a scan for where records start).
     args = (format, encoding, max_expansion, storage_options, PART_BYTES)
@@ -507,8 +519,14 @@ def results_to_parquet_dask(
     columns = partition_columns(partition_by, reading.out_schema) if partition_by else []
     check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
     fs, root = filesystem(out, storage_options)
-    _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
-    with atomic_fs_dir(fs, root, replaceable=is_dataset_path) as staging:
+    where = os.fspath(out)
+    check_output(fs, root, where, dataset=True)
+    with store_errors(where, "checking the output"):
+        _check_target(fs, root, list(dict.fromkeys(p.file for p in parts)))
+    with (
+        store_errors(where, "writing the dataset"),
+        atomic_fs_dir(fs, root, replaceable=is_dataset_path) as staging,
+    ):
         tasks = [
             dask.delayed(_write_part_or_error, pure=False)(
                 part, i, reading, fs, staging.path, columns

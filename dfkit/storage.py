@@ -44,8 +44,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dfkit._atomic import STALE_AFTER, atomic_dir
-from dfkit.errors import ExportError, MissingDependencyError
-from dfkit.redaction import register_option_secrets
+from dfkit.errors import (
+    DfkitError,
+    ExportError,
+    InputNotFoundError,
+    MissingDependencyError,
+    ResultFileError,
+)
+from dfkit.redaction import redact, register_option_secrets
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -58,12 +64,14 @@ __all__ = [
     "SUCCESS",
     "Staging",
     "atomic_fs_dir",
+    "check_output",
     "filesystem",
     "filesystem_of",
     "is_local",
     "is_url",
     "join",
     "require_fsspec",
+    "store_errors",
     "sweep_staging",
     "upload",
 ]
@@ -141,6 +149,58 @@ def filesystem_of(
     if not is_url(path):
         return None, os.fspath(path)
     return filesystem(path, storage_options)
+
+
+@contextlib.contextmanager
+def store_errors(url: str, what: str, *, reading: bool = False) -> Iterator[None]:
+    """Run a block of store calls; raise what the store raises as a DfkitError naming ``url``.
+
+    The one place a store's own errors (s3fs's ``TypeError`` for an unknown option, botocore's
+    ``NoCredentialsError`` or ``EndpointConnectionError``, an ``OSError``) become dfkit's: the
+    first line is ``URL: what failed: reason``, the reason redacted. Reading, a missing object
+    is an :class:`~dfkit.InputNotFoundError` and anything else a
+    :class:`~dfkit.ResultFileError`; writing, an :class:`~dfkit.ExportError`.
+
+    >>> with store_errors("s3://bucket/out", "writing the dataset"):
+    ...     raise TypeError("AioSession() got an unexpected keyword argument 'bogus'")
+    Traceback (most recent call last):
+    dfkit.errors.ExportError: s3://bucket/out: writing the dataset failed: TypeError: ...
+    """
+    try:
+        yield
+    except DfkitError:
+        raise
+    except Exception as e:
+        if reading and isinstance(e, FileNotFoundError):
+            raise InputNotFoundError(url) from None
+        text = str(e).strip().splitlines()
+        reason = redact(f"{type(e).__name__}: {text[0]}" if text else type(e).__name__)
+        message = f"{url}: {what} failed: {reason}"
+        if reading:
+            raise ResultFileError(message, path=url) from None
+        raise ExportError(message) from None
+
+
+def check_output(fs: AbstractFileSystem, path: str, url: str, *, dataset: bool) -> None:
+    """Return None when ``url`` (``path`` on ``fs``) may be written; else raise ExportError.
+
+    On an object store the bucket must exist (dfkit never creates one), and a dataset cannot
+    be a bucket's root (its staging prefix beside it would have to be a bucket).
+
+    >>> check_output(filesystem("file:///tmp")[0], "/tmp/out", "file:///tmp/out", dataset=True)
+    """
+    if is_local(fs) or not (_protocols(fs) & OBJECT_STORES) or "memory" in _protocols(fs):
+        return
+    bucket, _, key = path.strip("/").partition("/")
+    if dataset and not key.strip("/"):
+        raise ExportError(
+            f"{url}: a bucket's root cannot hold a dataset (its staging prefix would sit "
+            f"beside it, outside the bucket): name a prefix, such as {url.rstrip('/')}/data"
+        )
+    with store_errors(url, "checking the bucket"):
+        exists = fs.exists(bucket)
+    if not exists:
+        raise ExportError(f"{url}: no such bucket {bucket!r} (dfkit does not create buckets)")
 
 
 def is_local(fs: AbstractFileSystem) -> bool:

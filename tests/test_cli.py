@@ -556,3 +556,13 @@ def test_storage_option_secrets_stay_text_and_are_masked() -> None:
     pairs = [cli._storage_pair(v) for v in ("account_key=12345678", "sas_token=00012", "n=5")]
     assert cli._storage_options(pairs) == {"account_key": "12345678", "sas_token": "00012", "n": 5}
     assert cli._redact("key 12345678 refused") == "key *** refused"
+
+
+def test_storage_options_that_conflict_are_refused() -> None:
+    from dfkit import cli
+
+    pairs = [
+        cli._storage_pair(v) for v in ("client_kwargs.endpoint_url=http://x", "client_kwargs=1")
+    ]
+    with pytest.raises(ValueError, match=r"client_kwargs\.endpoint_url is already set"):
+        cli._storage_options(pairs)

@@ -424,6 +424,22 @@ def test_s3_commit_keeps_a_file_added_to_the_output_during_the_run(
     assert fs.ls("results/toctou", detail=False) == ["results/toctou/out"]
 
 
+def test_s3_store_failures_are_dfkit_errors_naming_the_url(s3: dict[str, Any], mixed: Path) -> None:
+    import s3fs
+
+    from dfkit import DfkitError, ExportError
+
+    bogus = {**s3, "bogus_opt": 1}
+    with pytest.raises(DfkitError, match=r"^s3://results/x/: listing the result files failed: "):
+        read_results("s3://results/x/", engine="dask", storage_options=bogus)
+    with pytest.raises(ExportError, match="no such bucket 'no-such-bucket'"):
+        results_to_parquet(mixed, "s3://no-such-bucket/out", engine="dask", storage_options=s3)
+    assert not s3fs.S3FileSystem(**s3).exists("no-such-bucket")  # not created either
+    for root in ("s3://results", "s3://results/"):
+        with pytest.raises(ExportError, match="a bucket's root cannot hold a dataset"):
+            results_to_parquet(mixed, root, engine="dask", storage_options=s3)
+
+
 def test_s3_unknown_bucket_is_a_clear_error(on_cluster: Any, s3: dict[str, Any]) -> None:
     with pytest.raises(FileNotFoundError, match="s3://no-such-bucket/x/"):
         read_results("s3://no-such-bucket/x/", engine="dask", storage_options=s3)
