@@ -31,13 +31,22 @@ from pathlib import Path
 
 from dfkit.errors import DiskFullError
 
-__all__ = ["STALE_AFTER", "atomic_dir", "atomic_file", "is_disk_full", "sweep_stale"]
+__all__ = [
+    "STALE_AFTER",
+    "TMP_NAME",
+    "atomic_dir",
+    "atomic_file",
+    "is_disk_full",
+    "sweep_stale",
+    "tmp_name",
+]
 
 #: Seconds after which a temporary file or directory of dfkit's naming, untouched, counts as
 #: left behind by a killed process (a writer touches its file with every write).
 STALE_AFTER = 3600.0
 
-_TMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
+#: The temporary name of a file or directory being written (see :func:`tmp_name`).
+TMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
 _OLD = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.old")
 
 
@@ -53,8 +62,17 @@ def is_disk_full(error: BaseException) -> bool:
     return error.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(error)
 
 
+def tmp_name(name: str) -> str:
+    """Return a fresh hidden temporary name for ``name``: ``.NAME.<12 hex digits>.tmp``.
+
+    >>> bool(TMP_NAME.fullmatch(tmp_name("out")))
+    True
+    """
+    return f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+
+
 def _tmp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+    return final.with_name(tmp_name(final.name))
 
 
 def _old_name(final: Path) -> Path:
@@ -289,7 +307,7 @@ def sweep_stale(
     removed: list[Path] = []
     olds: dict[str, list[os.DirEntry[str]]] = {}
     for entry in entries:
-        tmp, old = _TMP.fullmatch(entry.name), _OLD.fullmatch(entry.name)
+        tmp, old = TMP_NAME.fullmatch(entry.name), _OLD.fullmatch(entry.name)
         match = tmp or old
         if match is None or (name is not None and match["name"] != name):
             continue

@@ -24,13 +24,14 @@ from typing import IO
 
 import numpy as np
 
+from dfkit.resultfiles import BOM
+
 __all__ = ["SCAN_BYTES", "csv_ranges", "json_ranges"]
 
 #: Bytes read per step of the CSV scan.
 SCAN_BYTES = 8 << 20
 
 _QUOTE, _COMMA, _LF, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
-_BOM = b"\xef\xbb\xbf"
 #: The bytes that may stand before an opening quote, or after a closing one (with the quote).
 _NEIGHBOURS = np.array([_QUOTE, _COMMA, _LF, _CR], dtype=np.uint8)
 
@@ -76,7 +77,7 @@ def csv_ranges(f: IO[bytes], size: int, every: int) -> list[tuple[int, int]]:
         block = f.read(SCAN_BYTES)
         if not block:
             break
-        if base == 0 and block.startswith(_BOM):
+        if base == 0 and block.startswith(BOM):
             block, base = block[3:], 3
         a = np.frombuffer(block, dtype=np.uint8)
         if pending_close and a.size and not np.isin(a[0], _NEIGHBOURS):

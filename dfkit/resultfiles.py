@@ -87,6 +87,7 @@ __all__ = [
     "download_id_of",
     "file_format",
     "is_json_document",
+    "natural_key",
     "read_result_batches",
     "result_schema",
     "unclosed_quote",
@@ -179,9 +180,13 @@ def download_id_of(name: str) -> str | None:
     return m.group("id") if m else None
 
 
-def _natural_key(p: Path) -> list[tuple[int, int, str]]:
-    # 847070_10.csv sorts after 847070_2.csv.
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", p.name)]
+def natural_key(name: str) -> list[tuple[int, int, str]]:
+    """Return the key that sorts file names in natural order (numbers by their value).
+
+    >>> sorted(["847070_10.csv", "847070_2.csv"], key=natural_key)
+    ['847070_2.csv', '847070_10.csv']
+    """
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
 
 
 def discover(paths_or_dir: PathsOrDir, *, format: FileFormat | None = None) -> list[Path]:
@@ -210,7 +215,7 @@ def discover(paths_or_dir: PathsOrDir, *, format: FileFormat | None = None) -> l
                     "optionally .gz)",
                     path=str(p),
                 )
-            files.extend(sorted(found, key=_natural_key))
+            files.extend(sorted(found, key=lambda p: natural_key(p.name)))
         elif p.is_file():
             if format is None and file_format(p) is None:
                 raise ResultFileError(

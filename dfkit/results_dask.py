@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,10 +59,12 @@ from dfkit.resultfiles import (
     discover,
     file_format,
     is_json_document,
+    natural_key,
     read_result_batches,
     result_schema,
 )
 from dfkit.storage import (
+    STORAGE_EXTRA,
     atomic_fs_dir,
     check_output,
     filesystem,
@@ -88,8 +89,8 @@ __all__ = [
     "results_to_parquet_dask",
 ]
 
-#: The extra that installs the Dask engine's dependencies.
-DASK_EXTRA = "dfkit[dask]"
+#: The extra that installs the Dask engine's dependencies (the one URLs need too).
+DASK_EXTRA = STORAGE_EXTRA
 #: A file larger than this is read by several tasks, one per range of its bytes, where it can
 #: be cut (:mod:`dfkit.ranges`: uncompressed JSON lines, and CSV whose quotes are sound).
 PART_BYTES = 128 << 20
@@ -113,10 +114,6 @@ def require_dask() -> None:
             f"engine='dask' needs {', '.join(missing)}, which are not installed: "
             f"pip install '{DASK_EXTRA}'"
         )
-
-
-def _natural_key(name: str) -> list[tuple[int, int, str]]:
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
 
 
 def list_files(
@@ -148,7 +145,7 @@ def list_files(
                 and not posixpath.basename(e["name"]).startswith(".")
                 and file_format(posixpath.basename(e["name"])) is not None
             ]
-            names.sort(key=lambda p: _natural_key(posixpath.basename(p)))
+            names.sort(key=lambda p: natural_key(posixpath.basename(p)))
             out.extend(f"{protocol}://{n}" for n in names)
         elif fs.isfile(root):
             if format is None and file_format(posixpath.basename(root)) is None:

@@ -37,13 +37,12 @@ import posixpath
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dfkit._atomic import STALE_AFTER, atomic_dir
+from dfkit._atomic import STALE_AFTER, TMP_NAME, atomic_dir, tmp_name
 from dfkit.errors import (
     DfkitError,
     ExportError,
@@ -88,7 +87,6 @@ LEASE_EVERY = STALE_AFTER / 6
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "memory"})
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_STAGING = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
 
 
 def is_url(path: object) -> bool:
@@ -239,7 +237,7 @@ def upload(fs: AbstractFileSystem, local: str | os.PathLike[str], path: str) -> 
         fs.put_file(os.fspath(local), path)
         return
     parent, name = posixpath.split(path)
-    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = posixpath.join(parent, tmp_name(name))
     try:
         fs.put_file(os.fspath(local), tmp)
         fs.mv(tmp, path)
@@ -284,7 +282,7 @@ def sweep_staging(
     removed = []
     for entry in entries:
         base = posixpath.basename(entry["name"].rstrip("/"))
-        m = _STAGING.fullmatch(base)
+        m = TMP_NAME.fullmatch(base)
         if m is None or m["name"] != name:
             continue
         objects = fs.find(entry["name"], detail=True).values()
@@ -439,7 +437,7 @@ def atomic_fs_dir(
         return
     sweep_staging(fs, path)
     parent, name = posixpath.split(path.rstrip("/"))
-    staging = Staging(posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp"))
+    staging = Staging(posixpath.join(parent, tmp_name(name)))
     try:
         with _lease(fs, staging.path):
             yield staging
