@@ -456,7 +456,7 @@ class _Fetcher:
             with self._lock:
                 self.disk_full = self.disk_full or full
             self.halt()
-            return job.done("failed", f"no space left on device writing {job.path}", full)
+            return job.done("failed", f"no space left on device writing {full.path}", full)
         except _Stopped as e:
             return job.done("failed", "interrupted", e)
         except Exception as e:  # a worker thread must report every failure, not die of it
@@ -634,7 +634,7 @@ class _Fetcher:
                     raise _Stopped
         except OSError as e:
             if is_disk_full(e):
-                raise _DiskFull(self.dest.where(name), e) from e
+                raise _DiskFull(self.dest.written_at(name), e) from e
             raise
         return size
 
@@ -708,6 +708,12 @@ class _Folder:
     def where(self, name: str) -> str:
         """The file's path, or URL, as the manifest shows it."""
         return str(self.local / name) if self.local is not None else join(str(self.url), name)
+
+    def written_at(self, name: str) -> str:
+        """Where the file is written as it arrives: its path, or the local spool's for a store."""
+        if self.local is not None:
+            return self.where(name)
+        return f"the local spool folder {tempfile.gettempdir()} (for {self.where(name)})"
 
     def sizes(self, names: Iterable[str]) -> dict[str, int]:
         """The size of each of ``names`` already in the folder (one listing on a store)."""

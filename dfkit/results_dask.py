@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from dfkit.errors import ExportError, MissingDependencyError, ResultFileError
+from dfkit.errors import ArgumentError, ExportError, MissingDependencyError, ResultFileError
 from dfkit.parquet import check_target, is_dataset_path
 from dfkit.ranges import csv_ranges, json_ranges
 from dfkit.records import (
@@ -94,7 +94,8 @@ DASK_EXTRA = STORAGE_EXTRA
 #: A file larger than this is read by several tasks, one per range of its bytes, where it can
 #: be cut (:mod:`dfkit.ranges`: uncompressed JSON lines, and CSV whose quotes are sound).
 PART_BYTES = 128 << 20
-#: Digits of a Parquet part's number (``part-00000.parquet``).
+#: Digits of a Parquet part's number (``part-00000.parquet``) at least: more when there are
+#: more parts, so that the names always sort in the parts' order.
 PART_DIGITS = 5
 
 
@@ -309,10 +310,18 @@ def _reading(
     per: str | None,
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
+    outputs: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[Reading, list[Part]]:
     import dask
 
-    label = os.fspath(paths_or_dir) if isinstance(paths_or_dir, (str, os.PathLike)) else "input"
+    items = [paths_or_dir] if isinstance(paths_or_dir, (str, os.PathLike)) else list(paths_or_dir)
+    if storage_options is not None and not any(is_url(p) for p in [*items, *outputs]):
+        raise ArgumentError(
+            "storage_options is for URLs (s3://...), and every path here is local: "
+            f"{os.fspath([*items, *outputs][0]) if items or outputs else 'no path'}"
+        )
+    paths_or_dir = items
+    label = os.fspath(items[0]) if len(items) == 1 else "input"
     with store_errors(str(label), "listing the result files", reading=True):
         files = list_files(paths_or_dir, format=format, storage_options=storage_options)
     # One task per file finds its schema (a CSV header; a JSON-lines file's keys, which means
@@ -385,7 +394,7 @@ def read_results_dask(
 
 def _write_part(
     part: Part,
-    number: int,
+    stem: str,
     reading: Reading,
     fs: AbstractFileSystem,
     folder: str,
@@ -393,7 +402,6 @@ def _write_part(
 ) -> tuple[list[str], int]:
     """Write one part's rows under ``folder``; return the files written (relative) and rows."""
     schema = reading.out_schema
-    stem = f"part-{number:0{PART_DIGITS}d}"
     if not partition_by:
         rows = 0
         with fs.open(posixpath.join(folder, f"{stem}.parquet"), "wb") as sink:
@@ -435,7 +443,7 @@ def _write_part(
 
 def _write_part_or_error(
     part: Part,
-    number: int,
+    stem: str,
     reading: Reading,
     fs: AbstractFileSystem,
     folder: str,
@@ -447,7 +455,7 @@ def _write_part_or_error(
     directory, after its removal: every task ends before the failure is raised.
     """
     try:
-        return _write_part(part, number, reading, fs, folder, partition_by)
+        return _write_part(part, stem, reading, fs, folder, partition_by)
     except Exception as e:
         return e
 
@@ -472,7 +480,7 @@ def _check_target(fs: AbstractFileSystem, root: str, inputs: list[str]) -> None:
         return
     prefix = root.rstrip("/") + "/"
     for item in inputs:
-        if is_url(item) and filesystem(item, None)[1].startswith(prefix):
+        if is_url(item) and fs._strip_protocol(item).startswith(prefix):
             raise ExportError(f"{root}: the output would replace the input {item}")
     for name, entry in (fs.find(root, detail=True) if fs.isdir(root) else {}).items():
         relative = name[len(prefix) :]
@@ -512,6 +520,7 @@ def results_to_parquet_dask(
         per=per,
         max_expansion=max_expansion,
         storage_options=storage_options,
+        outputs=[out],
     )
     columns = partition_columns(partition_by, reading.out_schema) if partition_by else []
     check_download_ids(list(dict.fromkeys(p.name for p in parts)), columns)
@@ -524,9 +533,10 @@ def results_to_parquet_dask(
         store_errors(where, "writing the dataset"),
         atomic_fs_dir(fs, root, replaceable=is_dataset_path) as staging,
     ):
+        width = max(PART_DIGITS, len(str(len(parts) - 1)))
         tasks = [
             dask.delayed(_write_part_or_error, pure=False)(
-                part, i, reading, fs, staging.path, columns
+                part, f"part-{i:0{width}d}", reading, fs, staging.path, columns
             )
             for i, part in enumerate(parts)
         ]

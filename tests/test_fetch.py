@@ -700,3 +700,12 @@ def test_a_csv_body_ending_inside_quotes_is_not_stored_in_s3(
     assert "the body ends inside a quoted value (opened on line 3)" in m["error"][1]
     assert _objects(s3, "cut") == {"65_0.csv": len(fake.result_body("65", 0))}
     assert list(spool.iterdir()) == []
+
+
+def test_a_full_spool_disk_names_the_spool_folder_not_only_the_url(s3: dict[str, Any]) -> None:
+    import tempfile
+
+    from dfkit.fetch import _Folder
+
+    where = _Folder("s3://results/spool/", s3).written_at("1_0.csv")
+    assert tempfile.gettempdir() in where and "s3://results/spool/1_0.csv" in where

@@ -541,3 +541,42 @@ def test_real_files_dask_equals_local(on_cluster: Any, path: Path, tmp_path: Pat
     _same_frame(read_results(path, engine="dask"), local)
     want = pq.read_table(results_to_parquet(path, tmp_path / "local.parquet"))
     _same_table(pq.read_table(results_to_parquet(path, tmp_path / "d", engine="dask")), want)
+
+
+def test_part_names_sort_in_part_order_however_many(
+    with_json: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dask()
+    import dask
+
+    from dfkit import results_dask
+
+    monkeypatch.setattr(results_dask, "PART_BYTES", 16)
+    monkeypatch.setattr(results_dask, "PART_DIGITS", 1)  # as 100,000 parts would be with 5
+    with dask.config.set(scheduler="synchronous"):
+        out = results_to_parquet(with_json, tmp_path / "many", engine="dask")
+    names = sorted(p.name for p in out.iterdir() if p.suffix == ".parquet")
+    assert len(names) > 10 and len({len(n) for n in names}) == 1
+    _same_table(pq.read_table(out), pq.read_table(results_to_parquet(with_json, tmp_path / "l")))
+
+
+def test_storage_options_with_only_local_paths_are_refused(mixed: Path, tmp_path: Path) -> None:
+    _dask()
+    from dfkit import ArgumentError
+
+    with pytest.raises(ArgumentError, match="storage_options is for URLs"):
+        results_to_parquet(mixed, tmp_path / "o", engine="dask", storage_options={"anon": True})
+    with pytest.raises(ArgumentError, match="storage_options is for URLs"):
+        read_results(mixed, engine="dask", storage_options={"anon": True})
+
+
+def test_s3_a_folder_marker_object_is_not_someone_elses_file(
+    s3: dict[str, Any], mixed: Path
+) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3)
+    fs.call_s3("put_object", Bucket="results", Key="marker/out/", Body=b"")  # a console's folder
+    results_to_parquet(mixed, "s3://results/marker/out", engine="dask", storage_options=s3)
+    fs.invalidate_cache()
+    assert fs.exists("results/marker/out/_SUCCESS")
