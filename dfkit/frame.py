@@ -308,6 +308,54 @@ def _encodes(text: str) -> bool:
     return True
 
 
+_INVALID_UNICODE = "invalid Unicode"
+
+
+def _valid_unicode(data: Any, problems: _Problems) -> Any:
+    """Return parsed ``data`` with each string that is not valid Unicode made None, reported.
+
+    Only a list already parsed can hold one (``json.loads`` keeps a lone ``\\ud800``; the
+    JSON decoders refuse it). ``data`` itself is not changed.
+    """
+
+    def clean(i: int, field: str, value: Any) -> Any:
+        if isinstance(value, str):
+            if _encodes(value):
+                return value
+            problems.add(i, field, value, _INVALID_UNICODE)
+            return None
+        if isinstance(value, list):
+            return [clean(i, f"{field}[{k}]", v) for k, v in enumerate(value)]
+        if isinstance(value, dict):
+            out = {}
+            for key, v in value.items():
+                where = f"{field}.{key}" if field else key
+                if isinstance(key, str) and not _encodes(key):
+                    problems.add(i, where, key, _INVALID_UNICODE)
+                out[key] = clean(i, where, v)
+            return out
+        return value
+
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        return {**data, "records": _valid_unicode(data["records"], problems)}
+    if not isinstance(data, list):
+        return data
+    return [clean(i, "", r) for i, r in enumerate(data)]
+
+
+def _unicode_first(rows: list[tuple[int | None, str, Any, str]]) -> list[Any]:
+    """Return ``rows`` less what a string made None by :func:`_valid_unicode` caused again."""
+    bad: dict[int | None, list[str]] = {}
+    for r in rows:
+        if r[3] == _INVALID_UNICODE:
+            bad.setdefault(r[0], []).append(r[1])
+
+    def caused(index: int | None, field: str) -> bool:  # the field or one holding it
+        return any(f == field or f.startswith((f"{field}.", f"{field}[")) for f in bad[index])
+
+    return [r for r in rows if r[3] == _INVALID_UNICODE or r[0] not in bad or not caused(*r[:2])]
+
+
 #: Inputs larger than this are decoded a chunk of records at a time.
 CHUNK_BYTES = 16 * 2**20
 #: Records per chunk: the Python objects of one chunk are freed once its columns are built,
@@ -1032,7 +1080,13 @@ def _build(data: Any, links: bool) -> _Built:
     problems = _Problems()
     source = _raw_input(data)
     if source is None:
-        parts = [_columns(*_records(data, problems), problems, links)]
+        try:
+            parts = [_columns(*_records(data, problems), problems, links)]
+        except UnicodeEncodeError:  # a lone surrogate in a string: Arrow cannot encode it
+            problems = _Problems()  # every problem is found again, around the bad strings
+            cleaned = _valid_unicode(data, problems)
+            parts = [_columns(*_records(cleaned, problems), problems, links)]
+            problems.rows = _unicode_first(problems.rows)
     else:
         try:
             parts = []

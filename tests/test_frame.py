@@ -827,3 +827,19 @@ def test_timestamps_in_years_pandas_cannot_hold_read_like_the_others() -> None:
     expected = [(t - epoch) // timedelta(microseconds=1) for t in values.values()]
     assert df["created_at"].astype("int64").tolist() == expected
     assert problems_of([{"id": "a", "created_at": "2300-02-29"}])  # no leap day that year
+
+
+@pytest.mark.parametrize("field", ["id", "query", "status", "created_at", "results", "url"])
+def test_a_lone_surrogate_in_parsed_input_is_a_bad_value_among_the_others(field: str) -> None:
+    bad = json.loads('"\\ud800"')  # json.loads keeps it; Arrow cannot encode it
+    record: dict[str, Any] = {"id": "a", field: bad}
+    where = {"results": "results[0]", "url": "results[0].url"}.get(field, field)
+    if field in ("results", "url"):
+        record = {"id": "a", "results": [bad if field == "results" else {"url": bad}]}
+    data = [{"id": "x", "num_records": "q"}, record]
+    given = json.loads(json.dumps(data))
+    assert problems_of(data, per="result") == [
+        (0, "num_records", "expected an integer"),
+        (1, where, "invalid Unicode"),
+    ]
+    assert data == given  # the input is not changed
