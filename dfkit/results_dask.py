@@ -127,6 +127,13 @@ def list_files(
 
     Local paths follow :func:`dfkit.resultfiles.discover`'s rules; a URL names a file, or a
     "directory" (prefix) whose result files are listed the same way (no hidden names).
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for n in ("7_10.csv", "7_2.csv", ".7_3.csv", "notes.md"):
+    ...     _ = (d / n).write_text("id\\n")
+    >>> [pathlib.Path(f).name for f in list_files(d.as_uri())]
+    ['7_2.csv', '7_10.csv']
     """
     items = [paths_or_dir] if isinstance(paths_or_dir, (str, os.PathLike)) else list(paths_or_dir)
     out: list[str] = []

@@ -232,6 +232,14 @@ def upload(fs: AbstractFileSystem, local: str | os.PathLike[str], path: str) -> 
     On an object store this is one upload (a PUT, or a multipart upload that s3fs aborts on
     failure: nothing appears); elsewhere (SFTP, HDFS, ...) the file is put under a hidden
     temporary name beside ``path`` and renamed.
+
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "1_0.csv").write_text("id\\nA\\n")
+    >>> fs, root = filesystem(d.as_uri())
+    >>> upload(fs, d / "1_0.csv", root + "/copy.csv")
+    >>> (d / "copy.csv").read_text()
+    'id\\nA\\n'
     """
     if _protocols(fs) & OBJECT_STORES:
         fs.put_file(os.fspath(local), path)
@@ -272,6 +280,13 @@ def sweep_staging(
     Only ``.NAME.<12 hex>.tmp`` prefixes of ``path``'s name count, and only those whose newest
     object is older than ``older_than`` seconds (a live run keeps adding parts), or that hold
     nothing at all.
+
+    >>> import tempfile
+    >>> fs, root = filesystem(tempfile.mkdtemp())
+    >>> fs.makedirs(root + "/.out.0123456789ab.tmp")
+    >>> fs.pipe_file(root + "/.out.0123456789ab.tmp/part-0.parquet", b"...")
+    >>> [p.rsplit("/", 1)[1] for p in sweep_staging(fs, root + "/out", older_than=-1)]
+    ['.out.0123456789ab.tmp']
     """
     parent, name = posixpath.split(path.rstrip("/"))
     try:
