@@ -105,7 +105,7 @@ def test_a_commit_cut_short_says_half_replaced_and_keeps_the_staging(
     s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fs = _fs(s3)
-    path = "results/cut/records"
+    path = "results/cut-short/records"
     with atomic_fs_dir(fs, path) as staging:
         _write(fs, staging, ["part-00000.parquet", "part-00001.parquet"], b"old")
 
@@ -121,7 +121,7 @@ def test_a_commit_cut_short_says_half_replaced_and_keeps_the_staging(
     with pytest.raises(ExportError, match=r"half replaced \(no _SUCCESS\).*rerun") as e:
         commit()
     assert SUCCESS not in _tree(fs, path)  # a reader waiting for _SUCCESS does not read it
-    kept = [p for p in fs.ls("results/cut", detail=False) if p != path]
+    kept = [p for p in fs.ls("results/cut-short", detail=False) if p != path]
     assert len(kept) == 1 and kept[0] in str(e.value)
     assert _tree(fs, kept[0]) == {"part-00000.parquet": b"new"}
 
