@@ -695,10 +695,12 @@ def test_a_csv_body_ending_inside_quotes_is_not_stored_in_s3(
 ) -> None:
     d = fake.add_download(_download("65", 2))
     fake.inject("/s3/*/65_1.*", status=None, body=b'id,text\n1,a\n2,"hel', content_type="text/csv")
-    m = fetch_results(d, "s3://results/cut/", storage_options=s3, progress=False, errors="ignore")
+    m = fetch_results(
+        d, "s3://results/unclosed-quote/", storage_options=s3, progress=False, errors="ignore"
+    )
     assert m["status"].astype(str).tolist() == ["downloaded", "failed"]
     assert "the body ends inside a quoted value (opened on line 3)" in m["error"][1]
-    assert _objects(s3, "cut") == {"65_0.csv": len(fake.result_body("65", 0))}
+    assert _objects(s3, "unclosed-quote") == {"65_0.csv": len(fake.result_body("65", 0))}
     assert list(spool.iterdir()) == []
 
 
