@@ -380,9 +380,41 @@ def _manifest_lines(manifest: pd.DataFrame, dest: str) -> list[str]:
     return lines
 
 
-def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
-    import pyarrow.dataset as pads
+def _rows_and_columns(
+    path: str | os.PathLike[str],
+    storage_options: Mapping[str, Any] | None,
+    partition_by: str | None,
+) -> tuple[int, int]:
+    """Return the rows and columns of the Parquet file or dataset written at ``path``.
 
+    A dataset in an object store is counted from its files' footers, read one by one in this
+    thread. A dataset scan over an fsspec file system calls back into Python from pyarrow's own
+    threads: a CLI run that counted that way once aborted (SIGABRT) at exit after a successful
+    write.
+    """
+    import pyarrow.parquet as pq
+
+    from dfkit.storage import filesystem_of, store_errors
+
+    fs, where = filesystem_of(path, storage_options)
+    if fs is None:
+        import pyarrow.dataset as pads
+
+        dataset = pads.dataset(where, format="parquet", partitioning="hive")
+        return dataset.count_rows(), len(dataset.schema.names)
+    rows, names = 0, list[str]()
+    with store_errors(os.fspath(path), "counting the rows written", reading=True):
+        for name in sorted(fs.find(where)):
+            if name.endswith(".parquet"):
+                with fs.open(name, "rb") as f:
+                    meta = pq.read_metadata(f)
+                rows += meta.num_rows
+                names = names or meta.schema.to_arrow_schema().names
+    in_folders = partition_by is not None and partition_by not in names
+    return rows, len(names) + in_folders
+
+
+def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
     from dfkit.results import results_to_parquet
 
     if args.scheduler and args.engine != "dask":
@@ -398,18 +430,11 @@ def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
         options["progress"] = show
     with _dask_scheduler(args.scheduler):
         path = results_to_parquet(args.dir, args.out, partition_by=args.partition_by, **options)
-    filesystem, where = None, os.fspath(path)
-    if args.engine == "dask":
-        from dfkit.storage import filesystem_of
-
-        filesystem, where = filesystem_of(path, storage_options)
-    dataset = pads.dataset(where, format="parquet", partitioning="hive", filesystem=filesystem)
-    rows = dataset.count_rows()
+    rows, columns = _rows_and_columns(path, storage_options, args.partition_by)
     kind = f"a dataset partitioned by {args.partition_by}" if args.partition_by else "one file"
     if args.engine == "dask" and not args.partition_by:
         kind = "a dataset of one part per result file"
-    columns = count(len(dataset.schema.names), "column")
-    _say(f"Wrote {count(rows, 'row')} ({columns}) to {path} ({kind})")
+    _say(f"Wrote {count(rows, 'row')} ({count(columns, 'column')}) to {path} ({kind})")
     return 0
 
 

@@ -508,6 +508,10 @@ def test_cli_storage_options_for_fetch_and_to_parquet(
     assert main([*argv, *_cli_options(s3)]) == 0
     rows = len(read_results("s3://results/cli/77/", engine="dask", storage_options=s3))
     assert f"Wrote {rows} rows (17 columns) to {out} (" in capsys.readouterr().out
+    # Partitioned, the column held in the folder names is counted too.
+    assert main([*argv, *_cli_options(s3), "--partition-by", "download_id"]) == 0
+    said = capsys.readouterr().out
+    assert f"Wrote {rows} rows (17 columns) to {out} (a dataset partitioned by download_id)" in said
 
     # A failure names the location, never the secret; a malformed option never echoes itself.
     argv = ["results", "to-parquet", "s3://no-such-bucket/x/", "--out", out, "--engine", "dask"]
