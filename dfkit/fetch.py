@@ -34,7 +34,7 @@ from dfkit.errors import ArgumentError, DfkitError, DiskFullError, ResultFetchEr
 from dfkit.progress import interactive
 from dfkit.redaction import redact, shown_url
 from dfkit.resultfiles import unclosed_quote
-from dfkit.storage import filesystem, is_local, is_url, join, upload
+from dfkit.storage import check_output, filesystem, is_local, is_url, join, upload
 from dfkit.transport import failure_kind, link_problem, result_files_session, watched_call
 
 if TYPE_CHECKING:
@@ -684,6 +684,7 @@ class _Folder:
             self.root = self.root.rstrip("/")
             if not is_local(self.fs):
                 self.url = str(dest)
+                check_output(self.fs, self.root, self.url, dataset=False)
         elif storage_options is not None:
             raise ArgumentError(
                 f"storage_options is for a dest URL (s3://...), not the local folder {dest!r}"
@@ -784,9 +785,11 @@ def fetch_results(
     ``dest`` may be an fsspec URL (``s3://bucket/datafiniti/``, ``gs://``, ``abfs://``; needs
     fsspec and the store's package: ``pip install 'dfkit[dask]'`` has s3fs), opened with
     ``storage_options`` (credentials, ``client_kwargs={"endpoint_url": ...}``), the only
-    credentials the store is given. Each file is then spooled to a local temporary file, checked
-    as below, and uploaded to ``<dest>/<id>_<n>.<ext>`` in one piece, so no partial or unchecked
-    object ever appears under that key; files already in ``dest`` are found with one listing.
+    credentials the store is given; a bucket that does not exist is an
+    :class:`~dfkit.ExportError` before anything is fetched. Each file is then spooled to a
+    local temporary file, checked as below, and uploaded to ``<dest>/<id>_<n>.<ext>`` in one
+    piece, so no partial or unchecked object ever appears under that key; files already in
+    ``dest`` are found with one listing.
 
     Links are fetched with no ``Authorization`` header and no cookies, https only (http only on
     loopback); connection errors and 5xx are retried. An expired link (S3's 403 with an XML

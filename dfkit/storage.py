@@ -196,8 +196,13 @@ def check_output(fs: AbstractFileSystem, path: str, url: str, *, dataset: bool) 
             f"beside it, outside the bucket): name a prefix, such as {url.rstrip('/')}/data"
         )
     with store_errors(url, "checking the bucket"):
-        exists = fs.exists(bucket)
-    if not exists:
+        if fs.exists(bucket):
+            return
+        # exists() says False for any failure (no connection, a bad option, no access): a
+        # listing raises the real reason, and FileNotFoundError only when there is no bucket.
+        with contextlib.suppress(FileNotFoundError):
+            fs.ls(bucket)
+            return
         raise ExportError(f"{url}: no such bucket {bucket!r} (dfkit does not create buckets)")
 
 

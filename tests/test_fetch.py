@@ -661,15 +661,37 @@ def test_fetch_to_s3_sends_the_storage_host_neither_token_nor_password(
         assert secret.encode() not in sent, secret
 
 
-def test_fetch_to_s3_store_errors_name_the_key_not_the_secret(
+def test_fetch_to_a_missing_bucket_is_refused_before_any_download(
     fake: Any, s3: dict[str, Any], spool: Path
 ) -> None:
+    from dfkit import ExportError
+
+    d = fake.add_download(_download("43", 1))
+    with pytest.raises(ExportError) as raised:
+        fetch_results(
+            d, "s3://no-such-bucket/x/", storage_options=s3, progress=False, errors="ignore"
+        )
+    assert str(raised.value).startswith("s3://no-such-bucket/x/: no such bucket 'no-such-bucket'")
+    assert s3["secret"] not in str(raised.value)
+    assert fake.requests_to("/s3/*") == []  # nothing was fetched for nowhere to go
+    assert list(spool.iterdir()) == []
+
+
+def test_fetch_to_s3_store_errors_name_the_key_not_the_secret(
+    fake: Any, s3: dict[str, Any], spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dfkit.fetch
+
+    def refused(fs: Any, local: Any, path: str) -> None:
+        raise PermissionError(f"Access Denied for key {s3['key']} secret {s3['secret']}")
+
+    monkeypatch.setattr(dfkit.fetch, "upload", refused)
     d = fake.add_download(_download("43", 1))
     m = fetch_results(
-        d, "s3://no-such-bucket/x/", storage_options=s3, progress=False, errors="ignore"
+        d, "s3://results/denied/", storage_options=s3, progress=False, errors="ignore"
     )
     assert m["status"].astype(str).tolist() == ["failed"]
-    assert "storing s3://no-such-bucket/x/43_0.csv failed" in m["error"][0]
+    assert m["error"][0].startswith("storing s3://results/denied/43_0.csv failed: PermissionError")
     assert s3["secret"] not in m["error"][0]
     assert list(spool.iterdir()) == []
 

@@ -191,3 +191,28 @@ def test_locations(tmp_path: Path) -> None:
     assert join("s3://b/k/", "x.csv") == "s3://b/k/x.csv"
     fs, root = filesystem_of(tmp_path.as_uri())
     assert fs is not None and root == str(tmp_path)
+
+
+def test_an_unusable_store_says_why_not_no_such_bucket(s3: dict[str, Any]) -> None:
+    import socket
+
+    from dfkit.storage import check_output, filesystem
+
+    # fsspec's exists() answers False for every failure; the message gives the real reason.
+    fs, root = filesystem("s3://results/out", {**s3, "bogus_option": 1})
+    with pytest.raises(ExportError, match=r"^s3://results/out: checking the bucket failed: Type"):
+        check_output(fs, root, "s3://results/out", dataset=True)
+    with socket.socket() as s:  # a port nobody listens on, on this machine only
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    nowhere = {
+        **s3,
+        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{closed}", "region_name": "eu-west-1"},
+        "config_kwargs": {"retries": {"max_attempts": 1}},
+    }
+    fs, root = filesystem("s3://results/out", nowhere)
+    with pytest.raises(ExportError, match="checking the bucket failed: EndpointConnectionError"):
+        check_output(fs, root, "s3://results/out", dataset=True)
+    fs, root = filesystem("s3://no-such-bucket/out", s3)
+    with pytest.raises(ExportError, match="no such bucket 'no-such-bucket'"):
+        check_output(fs, root, "s3://no-such-bucket/out", dataset=True)
