@@ -18,6 +18,10 @@ starts from the same JSON bytes:
 - ``polars`` (if installed): ``pl.read_json`` + ``explode`` + casts, left as a polars frame.
 - ``parse floor``: ``orjson.loads`` with the garbage collector paused; it builds nothing.
 
+``--bad-value`` measures instead what one bad value costs: dfkit on the input as generated
+against the same input with one value the typed decode refuses (``"num_records": {"n": 1}``
+in the middle download), which dfkit reports as a ``SchemaError``.
+
 Times are the best of several interleaved rounds (shared machines are noisy); peak memory
 is each contender's peak RSS above the RSS before its run, measured alone in a fresh
 subprocess (Linux: the high-water mark is reset after loading the bytes).
@@ -299,6 +303,42 @@ def bench(n: int, shape: str, repeats: int, memory: bool) -> list[dict[str, Any]
     ]
 
 
+def with_one_bad_value(raw: bytes) -> bytes:
+    """``raw`` with the middle download's ``num_records`` an object, which no rule accepts."""
+    records = orjson.loads(raw)
+    records[len(records) // 2]["num_records"] = {"n": 1}
+    return orjson.dumps(records)
+
+
+def run_dfkit_bad(raw: bytes) -> int:
+    try:
+        dfkit.downloads_frame(raw)
+    except dfkit.SchemaError as exc:
+        return len(exc.problems)
+    raise AssertionError("the bad value was not reported")
+
+
+def bench_bad_value(n: int, shape: str, repeats: int) -> str:
+    """dfkit on the input and on the input with one bad value, interleaved: the report."""
+    good = data_file(n, shape).read_bytes()
+    bad = with_one_bad_value(good)
+    runs = {"good input": (run_dfkit, good), "one bad value": (run_dfkit_bad, bad)}
+    assert run_dfkit_bad(bad) == 1
+    best = dict.fromkeys(runs, float("inf"))
+    calls = max(1, 20_000 // max(n, 1))
+    for _ in range(repeats):
+        for name, (run, raw) in runs.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                run(raw)
+            best[name] = min(best[name], (time.perf_counter() - start) / calls)
+    ratio = best["one bad value"] / best["good input"]
+    return (
+        f"\nN = {n:,} downloads, {shape} shape: dfkit {best['good input']:.4f} s on the input, "
+        f"{best['one bad value']:.4f} s with one bad value ({ratio:.2f}x)"
+    )
+
+
 #: The issue's targets: dfkit at most this many times the parse floor; at least this much faster
 #: than the others; peak memory at most this many MB.
 TARGETS: dict[int, dict[str, float]] = {
@@ -361,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=0, help="rounds (default: by size)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--bad-value", action="store_true", help="measure what one bad value costs, only that"
+    )
     args = parser.parse_args(argv)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -370,6 +413,9 @@ def main(argv: list[str] | None = None) -> None:
     for n in args.sizes:
         repeats = args.repeats or (7 if n <= 10_000 else 3 if n <= 300_000 else 2)
         for shape in args.shapes:
+            if args.bad_value:
+                print(bench_bad_value(n, shape, repeats), flush=True)
+                continue
             found = bench(n, shape, repeats, memory=not args.no_memory)
             results.extend(found)
             print(report(found), flush=True)
