@@ -10,12 +10,14 @@ at once, which keeps peak memory near the frame's own size and each pass in the 
 A list of dicts (already parsed) goes through the same column converters.
 
 The typed decode lets through every value some rule may accept (any JSON scalar); the
-converters decide. When it refuses the input (a value that is an object or array where a
-scalar belongs, a record that is not an object, malformed JSON), the input is parsed again
-(untyped, integers exact) into plain Python objects and the same converters run on those,
-inspecting each value of a column whose fast check fails and collecting every problem with its
-record index. So a bad input costs that second parse, a good one never does, and every bad
-value is reported.
+converters decide. When it refuses a chunk (a value that is an object or array where a scalar
+belongs, a record that is not an object), that chunk is decoded again ``RETRY_RECORDS`` at a
+time, and each piece refused again is parsed (untyped, integers exact) into plain Python
+objects; the same converters run on those, inspecting each value of a column whose fast check
+fails and collecting every problem with its record index in the whole input. So a bad value
+costs a second parse of the records around it, a good input never does, and every bad value
+is reported, in the same order and words however the input is chunked. An input that is not
+JSON, or not a list of downloads, is parsed whole to say so.
 """
 
 from __future__ import annotations
@@ -361,57 +363,93 @@ CHUNK_BYTES = 16 * 2**20
 #: Records per chunk: the Python objects of one chunk are freed once its columns are built,
 #: so a large input's peak memory is its columns plus one chunk, not one object per value.
 CHUNK_RECORDS = 10_000
+#: Records per piece when a chunk the typed decode refuses is decoded again: only the pieces
+#: refused again go through the problem-collecting pass.
+RETRY_RECORDS = 1_000
 
 
-class _Refused(Exception):
-    """The typed decode refused the input: it is read again by the problem-collecting pass."""
+def _typed(piece: bytes | bytearray | memoryview) -> tuple[Getter, int] | None:
+    """Return the field getter and record count of JSON ``piece``; None if the decode refuses it."""
+    try:
+        top = _decoder().decode(piece)
+    # msgspec before 0.19 raises UnicodeDecodeError for invalid UTF-8 in a string
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    structs: list[Any] = top if isinstance(top, list) else top.records
+    return _struct_getter(structs), len(structs)
 
 
-def _pieces(raw: bytes | bytearray | memoryview) -> Iterator[bytes | bytearray | memoryview]:
-    """Yield JSON arrays of at most CHUNK_RECORDS downloads that together are ``raw``'s list.
-
-    Small inputs are yielded whole. Larger ones are split at their records (each found, not
-    decoded, by one quick pass) and each chunk is rejoined as an array: a copy of one chunk.
-    """
-    if len(raw) <= CHUNK_BYTES:
-        yield raw
-        return
+def _split(raw: bytes | bytearray | memoryview) -> list[msgspec.Raw] | None:
+    """Return each record of a downloads list, undecoded; None if ``raw`` is not one."""
     try:
         top = _splitter().decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):
-        raise _Refused from None
-    records: list[msgspec.Raw] = top if isinstance(top, list) else top.records
-    for start in range(0, max(len(records), 1), CHUNK_RECORDS):
-        yield b"[" + b",".join(records[start : start + CHUNK_RECORDS]) + b"]"
+        return None
+    return cast(list[msgspec.Raw], top if isinstance(top, list) else top.records)
 
 
 def _decode(
     raw: bytes | bytearray | memoryview, where: str, problems: _Problems
 ) -> Iterator[tuple[Getter, int]]:
-    """Yield the field getter and record count of each chunk of JSON ``raw`` (typed decode).
+    """Yield the field getter and record count of each chunk of JSON ``raw``, in order.
 
-    Raises _Refused when the typed decode refuses a chunk (a value no rule accepts, or not
-    JSON); the caller then reads the whole input with :func:`_parsed`.
+    A small input is one chunk; a larger one is split at its records (each found, not
+    decoded, by one quick pass) into chunks of CHUNK_RECORDS, each rejoined as an array (a
+    copy of one chunk). A chunk the typed decode refuses is decoded again RETRY_RECORDS at a
+    time, and only the pieces refused again are parsed into Python objects for the
+    problem-collecting pass: a bad value costs time only around it. The caller adds each
+    chunk's record count to ``problems.offset`` before asking for the next one.
     """
     # The typed decode checks the UTF-8 of the strings it decodes, not of the results it keeps
     # undecoded (msgspec.Raw) nor of the fields it skips: check the whole input once.
     _check_utf8(raw, problems)
-    for piece in _pieces(raw):
-        try:
-            top = _decoder().decode(piece)
-        # msgspec before 0.19 raises UnicodeDecodeError for invalid UTF-8 in a string
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            raise _Refused from None
-        structs: list[Any] = top if isinstance(top, list) else top.records
-        yield _struct_getter(structs), len(structs)
+    if len(raw) <= CHUNK_BYTES:
+        whole = _typed(raw)
+        if whole is not None:
+            yield whole
+            return
+    records = _split(raw)
+    small = len(raw) <= CHUNK_BYTES  # and refused
+    # Not a list of downloads, not JSON, or one refused piece: the pass over the whole.
+    if records is None or (small and len(records) <= RETRY_RECORDS):
+        yield _records(_parse_json(raw, where), problems)
+        return
+    yield from _chunks(records, RETRY_RECORDS if small else CHUNK_RECORDS, raw, where, problems)
 
 
-def _parsed(
-    raw: bytes | bytearray | memoryview, where: str, problems: _Problems
-) -> tuple[Getter, int]:
-    """Return the field getter and record count of JSON ``raw`` parsed into Python objects."""
-    _check_utf8(raw, problems)
-    return _records(_parse_json(raw, where), problems)
+def _chunks(
+    records: list[msgspec.Raw],
+    size: int,
+    raw: bytes | bytearray | memoryview,
+    where: str,
+    problems: _Problems,
+) -> Iterator[tuple[Getter, int]]:
+    """Yield the getter and count of ``records`` decoded ``size`` at a time (see _decode)."""
+    for start in range(0, max(len(records), 1), size):
+        chunk = records[start : start + size]
+        piece = b"[" + b",".join(chunk) + b"]"
+        typed = _typed(piece)
+        if typed is not None:
+            yield typed
+        elif len(chunk) > RETRY_RECORDS:
+            yield from _chunks(chunk, RETRY_RECORDS, raw, where, problems)
+        else:
+            yield _records(_parse_piece(piece, raw, where), problems)
+
+
+def _parse_piece(
+    piece: bytes | bytearray | memoryview, raw: bytes | bytearray | memoryview, where: str
+) -> Any:
+    """Return ``piece`` of JSON ``raw`` parsed; if it is no JSON, raise the error ``raw``'s is.
+
+    The split checked the syntax, not every number (``1e400`` is out of range): the error
+    then names its place in the whole input, as a parse of the whole does.
+    """
+    try:
+        return _parse_json(piece, where)
+    except SchemaError as exc:
+        _parse_json(raw, where)
+        raise exc from None
 
 
 def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
@@ -434,7 +472,7 @@ def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
         for i, r in enumerate(records):
             if type(r) is not dict:
                 problems.add(i, "", r, "expected a download object")
-                problems.skip.add(i)
+                problems.skip.add(i + problems.offset)
         records = [r if type(r) is dict else {} for r in records]
     return _dict_getter(records), len(records)
 
@@ -1088,14 +1126,10 @@ def _build(data: Any, links: bool) -> _Built:
             parts = [_columns(*_records(cleaned, problems), problems, links)]
             problems.rows = _unicode_first(problems.rows)
     else:
-        try:
-            parts = []
-            for get, n in _decode(*source, problems):
-                parts.append(_columns(get, n, problems, links))
-                problems.offset += n
-        except _Refused:
-            problems = _Problems()  # every problem is found again by the full pass
-            parts = [_columns(*_parsed(*source, problems), problems, links)]
+        parts = []
+        for get, n in _decode(*source, problems):
+            parts.append(_columns(get, n, problems, links))
+            problems.offset += n
     problems.raise_if_any()
     return _joined(parts)
 

@@ -774,6 +774,167 @@ def test_a_bad_value_in_a_later_chunk_names_its_own_record(bad: str) -> None:
         downloads_frame(b'{"records": 5}')
 
 
+def _outcome(data: Any, per: Any = "download") -> tuple[Any, ...]:
+    """What a user sees: the frame and its warnings, or the error's message and problems."""
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        try:
+            frame = downloads_frame(data, per=per)
+        except SchemaError as exc:
+            return "error", str(exc), exc.problems
+    return "frame", frame, [str(w.message) for w in notes]
+
+
+def assert_same_outcome(got: tuple[Any, ...], expected: tuple[Any, ...]) -> None:
+    assert got[:2] == expected[:2] if got[0] == "error" else got[0] == expected[0]
+    if got[0] == "error":
+        pd.testing.assert_frame_equal(got[2], expected[2])
+    else:
+        pd.testing.assert_frame_equal(got[1], expected[1])
+        assert got[2] == expected[2]
+
+
+@pytest.fixture
+def untyped_parses(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The ids of the records each untyped parse (the problem-collecting pass) reads."""
+    parses: list[Any] = []
+    parse = dfkit.frame._parse_json
+
+    def spy(raw: Any, where: str) -> Any:
+        data = parse(raw, where)
+        records = data["records"] if isinstance(data, dict) else data
+        parses.append([str(r.get("id") if isinstance(r, dict) else r) for r in records])
+        return data
+
+    monkeypatch.setattr(dfkit.frame, "_parse_json", spy)
+    return parses
+
+
+_TWELVE = [{"id": str(i), "num_records": i, "results": [f"https://a/{i}.csv"]} for i in range(12)]
+
+
+@pytest.mark.parametrize("per", ["download", "result"])
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": "7", "num_records": {"n": 1}},  # an object where a number belongs: refused
+        {"id": "7", "status": True, "results": "x"},  # a boolean label, a string for a list
+        7,  # a record that is not an object
+        {"id": "7", "num_records": "abc", "created_at": "soon"},  # only the converters refuse
+    ],
+)
+@pytest.mark.parametrize(
+    ("chunk_bytes", "chunk", "retry", "parsed"),
+    [
+        (None, None, 1_000, [str(i) for i in range(12)]),  # one piece: parsed whole
+        (None, None, 2, ["6", "7"]),  # one piece, refused: decoded again two records at a time
+        (0, 4, 2, ["6", "7"]),  # chunks of four, the refused one decoded again by twos
+        (0, 3, 1_000, ["6", "7", "8"]),  # chunks of three, the refused one parsed
+    ],
+)
+def test_a_bad_value_is_reported_alike_however_chunked_and_parsed_only_around_it(
+    bad: Any,
+    wrapped: bool,
+    per: str,
+    chunk_bytes: int | None,
+    chunk: int | None,
+    retry: int,
+    parsed: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    untyped_parses: list[Any],
+) -> None:
+    records: list[Any] = [*_TWELVE[:7], bad, *_TWELVE[8:]]
+    raw = orjson.dumps({"records": records} if wrapped else records)
+    whole = _outcome(raw, per)  # the defaults: one piece
+    untyped_parses.clear()
+    if chunk_bytes is not None:
+        monkeypatch.setattr(dfkit.frame, "CHUNK_BYTES", chunk_bytes)
+    if chunk is not None:
+        monkeypatch.setattr(dfkit.frame, "CHUNK_RECORDS", chunk)
+    monkeypatch.setattr(dfkit.frame, "RETRY_RECORDS", retry)
+    chunked = _outcome(raw, per)
+    assert chunked[0] == "error"
+    assert_same_outcome(chunked, whole)
+    assert_same_outcome(chunked, _outcome(records, per))  # as given parsed
+    assert chunked[2]["index"].tolist() == [7] * len(chunked[2])
+    # The untyped parse reads the records around the bad one, not the whole input.
+    if isinstance(bad, dict) and bad.get("num_records") == "abc":
+        parsed = []  # the typed decode let it through: no second parse at all
+    assert untyped_parses == ([parsed] if parsed else [])
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_bad_values_in_several_chunks_keep_their_order_and_count() -> None:
+    records: list[Any] = [dict(r) for r in _TWELVE]
+    records[1]["status"] = "frozen"  # an unknown status, counted across chunks
+    records[2]["num_records"] = {"n": 1}  # refused by the decode
+    records[3]["num_records"] = -1  # refused by a converter, in the same chunk
+    records[5]["id"] = ""  # a converter, in a chunk the decode takes
+    records[9] = [1]  # not an object
+    records[10]["status"] = "frozen"
+    raw = orjson.dumps(records)
+    assert problems_of(raw, per="result") == [
+        (2, "num_records", "expected an integer"),
+        (3, "num_records", "expected a non-negative integer"),
+        (5, "id", "expected an id (or an _id)"),
+        (9, "", "expected a download object"),
+    ]
+    assert_same_outcome(_outcome(raw), _outcome(records))
+    records[2]["num_records"] = records[3]["num_records"] = 1
+    records[5]["id"], records[9] = "5", {"id": "9"}
+    notes = _outcome(orjson.dumps(records))[2]
+    assert notes == [_outcome(records)[2][0]]
+    assert "'frozen' on 2 downloads" in notes[0]
+
+
+def test_a_number_out_of_range_in_a_chunk_is_named_in_the_whole_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = b'[{"id":"0"},{"id":"1"},{"id":"2","total_cost":1e400},{"id":"3"}]'
+    whole = _outcome(raw)
+    assert whole[0] == "error"
+    assert whole[1].startswith("cannot parse the bytes given as JSON")
+    monkeypatch.setattr(dfkit.frame, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(dfkit.frame, "CHUNK_RECORDS", 2)
+    assert_same_outcome(_outcome(raw), whole)  # `$[2]`, not the chunk's `$[0]`
+
+
+_bad_scalar = st.sampled_from([{"n": 1}, [1], True, "abc", -1, 1.5, "", 2**64, None])
+_messy = st.fixed_dictionaries(
+    {"id": st.one_of(st.integers(0, 99).map(str), _bad_scalar)},
+    optional={
+        "num_records": st.one_of(st.integers(0, 10), _bad_scalar),
+        "status": st.one_of(_status, st.sampled_from(["frozen", "Paused "]), _bad_scalar),
+        "results": st.one_of(st.lists(_result, max_size=2), _bad_scalar, st.just([{"u": 1}])),
+        "date_started": st.one_of(_timestamp, _bad_scalar),
+        "query": st.one_of(st.text(max_size=4), _bad_scalar),
+        "total_cost": st.one_of(st.floats(0, 10), _bad_scalar),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(_messy, st.sampled_from([5, "x", None, []])), max_size=14),
+    st.integers(1, 5),
+    st.integers(1, 3),
+    st.sampled_from(["download", "result"]),
+    st.booleans(),
+)
+def test_property_any_input_reads_alike_however_it_is_chunked(
+    records: list[Any], chunk: int, retry: int, per: str, wrapped: bool
+) -> None:
+    raw = json.dumps({"records": records} if wrapped else records, ensure_ascii=False).encode()
+    whole = _outcome(raw, per)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dfkit.frame, "CHUNK_BYTES", 0)
+        patch.setattr(dfkit.frame, "CHUNK_RECORDS", chunk)
+        patch.setattr(dfkit.frame, "RETRY_RECORDS", retry)
+        assert_same_outcome(_outcome(raw, per), whole)
+    assert_same_outcome(_outcome(records, per), whole)  # and as given parsed
+
+
 @pytest.mark.parametrize("odd", [None, 5])  # all strings (Arrow's coding) / a bad label too
 def test_more_categories_than_16_bit_codes_number(odd: Any) -> None:
     n = 2**15 + 10
