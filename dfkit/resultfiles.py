@@ -510,7 +510,10 @@ def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
     if values.null_count == len(values):
         return pa.nulls(len(values), TIMESTAMP)
     try:
-        if not pc.any(pc.match_substring_regex(values, _OFFSET)).as_py():
+        # A value ending in Z has no offset: the regular expression runs only on the others.
+        zulu = pc.ends_with(values, "Z")
+        others = values if not pc.all(zulu).as_py() else None
+        if others is None or not pc.any(pc.match_substring_regex(others, _OFFSET)).as_py():
             return pc.cast(values, TIMESTAMP)
     except pa.ArrowInvalid:
         pass
@@ -540,7 +543,11 @@ def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
             raise _BadValue(path, _first_bad(values, ok), "a flag (true or false)")
         return pc.equal(lower, "true")
     try:
-        return pc.cast(pc.utf8_trim_whitespace(values), t)
+        try:
+            # Most values have no blanks around them: trim (a copy) only when the cast fails.
+            return pc.cast(values, t)
+        except pa.ArrowInvalid:
+            return pc.cast(pc.utf8_trim_whitespace(values), t)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         for v in values.to_pylist():
             try:
@@ -560,49 +567,91 @@ def _one_each(values: pa.Array, valid: np.ndarray[Any, Any], t: pa.ListType) -> 
     )
 
 
-#: The commas that split a cell (of URLs, of other items), and the mark the fast path puts there.
-_URL_COMMA = re.compile(r",(?=https?://|//)")
-_ITEM_COMMA = re.compile(r",(?! )")
-_MARK = "\x1f"
+_COMMA, _SPACE = ord(","), ord(" ")
+#: What follows a comma that starts the next URL (``https?://`` or ``//``), as the bytes'
+#: little-endian integer and how many bytes it has.
+_URL_STARTS = [(int.from_bytes(b, "little"), len(b)) for b in (b"https://", b"http://", b"//")]
 
 
-def _holds_mark(values: pa.Array) -> bool:
-    """Whether a cell of ``values`` (text) holds the mark: one search of their bytes (memchr,
-    many times faster than a search cell by cell)."""
+def _split_cells(values: pa.Array, path: str) -> pa.ListArray:
+    """Comma-joined CSV cells as lists of strings, split by the catalog's rule for ``path``.
+
+    Exactly ``re.split(r",(?=https?://|//)", cell)`` (URL lists: where the next URL starts) or
+    ``re.split(r",(?! )", cell)`` (other lists: at a comma not followed by a space) for each
+    cell, a null staying null, in one pass over the cells' bytes: numpy finds the commas that
+    split (a comma and what follows it are ASCII, never part of a multibyte UTF-8 character);
+    the cells' bytes are then cut into items and those commas, and Arrow keeps the items.
+    """
     if values.type != pa.string():
-        return bool(pc.any(pc.match_substring(values, _MARK)).as_py())
-    _, offsets, data = values.buffers()
-    if data is None or not len(values):
-        return False
-    bounds = np.frombuffer(offsets, dtype=np.int32)[[values.offset, values.offset + len(values)]]
-    start, end = int(bounds[0]), int(bounds[1])
-    return _MARK.encode() in data.slice(start, end - start).to_pybytes()
-
-
-def _split_cells(values: pa.Array, path: str) -> pa.Array:
-    """Comma-joined CSV cells as lists of strings, split by the catalog's rule for ``path``."""
-    plain = pc.split_pattern(values, ",")
-    items = pc.list_flatten(plain)
-    urls = split_rule(path) == "urls"
-    if urls:
-        # Split only where the next URL starts: a comma inside a URL belongs to it.
-        starts = pc.or_(pc.starts_with(items, "http"), pc.starts_with(items, "//"))
-        if pc.all(starts).as_py() is not False:
-            return plain
-    elif not pc.any(pc.starts_with(items, " ")).as_py():
-        # A comma followed by a space belongs to the value ("Health, Household & Baby Care").
-        return plain
-    # Arrow's regular expressions cannot look ahead: mark the commas that split, split there.
-    if _holds_mark(values):
-        # A cell holds the mark itself: split cell by cell instead (rare, so slow is fine).
-        exact = _URL_COMMA if urls else _ITEM_COMMA
-        cells = [None if v is None else exact.split(v) for v in values.to_pylist()]
-        return pa.array(cells, pa.list_(pa.string()))
-    if urls:
-        marked = pc.replace_substring_regex(values, r",(https?://|//)", _MARK + "\\1")
+        values = values.cast(pa.string())
+    n = len(values)
+    valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    _, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=4 * values.offset)
+    if not valid.all() and (np.diff(offsets)[~valid] != 0).any():
+        # A null that still spans bytes (Arrow's CSV reader never makes one): drop its bytes.
+        return _split_cells(pa.array(values.to_pylist(), pa.string()), path)
+    first, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+    data = np.frombuffer(data_buf, dtype=np.uint8) if size else np.zeros(1, dtype=np.uint8)
+    starts = offsets[:-1][valid].astype(np.int64)  # where each non-null cell starts
+    ends = offsets[1:][valid].astype(np.int64)
+    commas = np.flatnonzero(data[first : first + size] == _COMMA) + first
+    cell = np.searchsorted(starts, commas, side="right") - 1  # among the non-null cells
+    left = ends[cell] - commas - 1  # the bytes after each comma in its cell
+    if not len(commas):
+        split = np.zeros(0, dtype=bool)
+    elif split_rule(path) == "urls":
+        split = _url_commas(data, commas, left)
     else:
-        marked = pc.replace_substring(pc.replace_substring(values, ",", _MARK), _MARK + " ", ", ")
-    return pc.split_pattern(marked, _MARK)
+        split = (left == 0) | (data[np.minimum(commas + 1, len(data) - 1)] != _SPACE)
+    at, at_cell = commas[split], cell[split]
+    m, v = len(at), len(starts)
+    per_cell = np.bincount(at_cell, minlength=v)
+    before = np.zeros(v + 1, dtype=np.int64)  # the splitting commas in the cells before each
+    np.cumsum(per_cell, out=before[1:])
+    # The bytes cut into pieces: each cell's items, and between two items the comma that
+    # split them; a cell's first piece is its first item.
+    pieces = np.empty(v + 2 * m + 1, dtype=np.int32)
+    head = np.arange(v) + 2 * before[:-1]
+    pieces[head] = starts
+    comma_piece = head[at_cell] + 1 + 2 * (np.arange(m) - before[at_cell])
+    pieces[comma_piece] = at
+    pieces[comma_piece + 1] = at + 1
+    pieces[-1] = first + size
+    items = pa.StringArray.from_buffers(v + 2 * m, pa.py_buffer(pieces), data_buf)
+    if m:
+        keep = np.ones(v + 2 * m, dtype=bool)
+        keep[comma_piece] = False
+        items = items.filter(pa.array(keep))
+    per_row = np.zeros(n, dtype=np.int64)
+    per_row[valid] = per_cell + 1
+    list_offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(per_row, out=list_offsets[1:])
+    return pa.ListArray.from_arrays(
+        pa.array(list_offsets),
+        items,
+        mask=None if valid.all() else pa.array(~valid),
+    )
+
+
+def _url_commas(
+    data: np.ndarray[Any, Any], commas: np.ndarray[Any, Any], left: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Which of ``commas`` (offsets in ``data``, with ``left`` bytes of their cell after each)
+    start the next URL: the 8 bytes after each are read as one integer, and compared."""
+    ahead = np.zeros(len(commas), dtype=np.uint64)
+    inside = commas + 9 <= len(data)  # the few others, at the data's very end, one by one
+    if inside.any():
+        words = np.ndarray((len(data) - 8,), dtype="<u8", buffer=data, offset=1, strides=(1,))
+        ahead[inside] = words[commas[inside]]
+    for i in np.flatnonzero(~inside):
+        after = data[commas[i] + 1 : commas[i] + 9].tobytes()
+        ahead[i] = int.from_bytes(after.ljust(8, b"\0"), "little")
+    split = np.zeros(len(commas), dtype=bool)
+    for start, k in _URL_STARTS:
+        mask = np.uint64((1 << (8 * k)) - 1)
+        split |= (left >= k) & ((ahead & mask) == np.uint64(start))
+    return split
 
 
 def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:

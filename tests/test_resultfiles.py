@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from dfkit import ResultFileError, read_results, results_to_parquet
 from dfkit.catalog import TIMESTAMP
@@ -348,7 +351,7 @@ def test_closed_or_unquoted_last_values_are_read_as_before(
 
 
 def test_a_cell_holding_the_unit_separator_is_split_exactly(tmp_path: Path) -> None:
-    # The fast split marks commas with \x1f: a cell that has one is split cell by cell.
+    # An earlier split marked commas with \x1f: a cell holding one is split like any other.
     (tmp_path / "8_0.csv").write_text(
         "id,categories,sourceURLs\n"
         'A,"Food\x1fDrink, Bars,Pubs","https://a.com/x\x1fy,https://b.com/?q=1,2"\n'
@@ -360,3 +363,50 @@ def test_a_cell_holding_the_unit_separator_is_split_exactly(tmp_path: Path) -> N
         ["https://a.com/x\x1fy", "https://b.com/?q=1,2"],
         ["https://c.com"],
     ]
+
+
+#: The rules of the README ("Result records schema"), as regular expressions: URL lists split
+#: where the next URL starts, other lists at a comma not followed by a space.
+SPLIT_RULES = {"sourceURLs": re.compile(r",(?=https?://|//)"), "categories": re.compile(r",(?! )")}
+#: Cells made of the pieces that matter to the rules (commas, spaces, URL starts), multibyte
+#: UTF-8, quotes and line breaks (quoted in the CSV), and the old mark \x1f.
+CELL = st.lists(
+    st.sampled_from([",", ", ", " ", "a", "http://", "https://", "//", "http", "/", ":", "é",
+                     "日本", "\x1f", '"', "\n", "\r", "s"]),
+    max_size=8,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+# Alone in its file, this cell was once split at ",http" (every item started with "http").
+@example(rows=[("a", "http://a.com,httpbin.org")], block=None)
+@given(rows=st.lists(st.tuples(CELL, CELL), max_size=12), block=st.sampled_from([None, 64]))
+def test_comma_lists_split_exactly_by_the_rules(
+    rows: list[tuple[str, str]], block: int | None
+) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["id", *SPLIT_RULES, "name"])
+    writer.writerows([str(i), *cells, "x"] for i, cells in enumerate(rows))
+    body = buffer.getvalue().encode()
+    schema = result_schema([io.BytesIO(body)], names=["1_0.csv"])
+    table = pa.Table.from_batches(
+        list(read_result_batches(io.BytesIO(body), schema, name="1_0.csv", block_size=block)),
+        schema,
+    )
+    for k, (field, rule) in enumerate(SPLIT_RULES.items()):
+        # An empty cell is null (no value), as every empty CSV cell.
+        expected = [rule.split(cells[k]) if cells[k] else None for cells in rows]
+        assert table.column(field).to_pylist() == expected
+
+
+def test_a_bad_date_in_a_list_names_its_line(tmp_path: Path) -> None:
+    # The bad value is found row by row (on slices of the batch): its own line is named.
+    (tmp_path / "d_1.csv").write_text(
+        "id,menus.dateSeen\n"
+        'a,"2017-01-01T00:00:00Z,2018-01-01T00:00:00Z"\n'
+        "b,2019-01-01T00:00:00Z\n"
+        'c,"2019-01-01T00:00:00Z,soon"\n'
+    )
+    with pytest.raises(ResultFileError, match=r"^d_1\.csv: line 4: menus\.dateSeen: 'soon'"):
+        read_results(tmp_path / "d_1.csv")
