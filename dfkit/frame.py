@@ -32,7 +32,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from itertools import chain
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import msgspec
@@ -184,8 +183,8 @@ _PRESENCE: frozenset[str] = frozenset(key for c in COLUMNS if c.optional for key
 
 
 @cache
-def _decoder() -> msgspec.json.Decoder[Any]:
-    """Return the typed decoder of a downloads list (bare or under ``records``).
+def _download() -> type[msgspec.Struct]:
+    """Return the struct of one download: the source fields some column reads, typed loosely.
 
     Each result is left undecoded (``msgspec.Raw``: a view of the input, no copy): a frame of
     one row per download needs only how many there are, and the links are cut from the
@@ -197,9 +196,21 @@ def _decoder() -> msgspec.json.Decoder[Any]:
         for key in _SOURCES
     ]  # fmt: skip
     rename = {_attr(key): key for key in _SOURCES if _attr(key) != key}
-    download = msgspec.defstruct("Download", fields, rename=rename, gc=False)
+    return msgspec.defstruct("Download", fields, rename=rename, gc=False)
+
+
+@cache
+def _decoder() -> msgspec.json.Decoder[Any]:
+    """Return the typed decoder of a downloads list (bare or under ``records``)."""
+    download = _download()
     wrapper = msgspec.defstruct("Records", [("records", list[download])])  # type: ignore[valid-type]
     return msgspec.json.Decoder(list[download] | wrapper)  # type: ignore[valid-type]
+
+
+@cache
+def _record_decoder() -> msgspec.json.Decoder[Any]:
+    """Return the typed decoder of one download."""
+    return msgspec.json.Decoder(_download())
 
 
 @cache
@@ -210,8 +221,13 @@ def _splitter() -> msgspec.json.Decoder[Any]:
 
 
 def _struct_getter(structs: list[Any]) -> Getter:
+    # One transposition in C (a tuple per struct, then one per field) costs less than one
+    # attribute pass per field.
+    fields = list(zip(*map(msgspec.structs.astuple, structs), strict=True))
+    position = {key: k for k, key in enumerate(_SOURCES)}
+
     def get(key: str) -> list[Any] | None:
-        values = list(map(attrgetter(_attr(key)), structs))
+        values = list(fields[position[key]]) if fields else []
         if key not in _PRESENCE:
             return values
         unset = values.count(msgspec.UNSET)
@@ -427,14 +443,17 @@ def _chunks(
     """Yield the getter and count of ``records`` decoded ``size`` at a time (see _decode)."""
     for start in range(0, max(len(records), 1), size):
         chunk = records[start : start + size]
-        piece = b"[" + b",".join(chunk) + b"]"
-        typed = _typed(piece)
-        if typed is not None:
-            yield typed
-        elif len(chunk) > RETRY_RECORDS:
-            yield from _chunks(chunk, RETRY_RECORDS, raw, where, problems)
+        try:  # record by record: no copy of the chunk's bytes to decode it as one array
+            structs = list(map(_record_decoder().decode, chunk))
+        # msgspec before 0.19 raises UnicodeDecodeError for invalid UTF-8 in a string
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            if len(chunk) > RETRY_RECORDS:
+                yield from _chunks(chunk, RETRY_RECORDS, raw, where, problems)
+            else:
+                piece = b"[" + b",".join(chunk) + b"]"
+                yield _records(_parse_piece(piece, raw, where), problems)
         else:
-            yield _records(_parse_piece(piece, raw, where), problems)
+            yield _struct_getter(structs), len(structs)
 
 
 def _parse_piece(
