@@ -384,15 +384,15 @@ CHUNK_RECORDS = 10_000
 RETRY_RECORDS = 1_000
 
 
-def _typed(piece: bytes | bytearray | memoryview) -> tuple[Getter, int] | None:
-    """Return the field getter and record count of JSON ``piece``; None if the decode refuses it."""
+def _typed(piece: bytes | bytearray | memoryview) -> tuple[Getter, int, bool] | None:
+    """Return the getter, record count and ``True`` (see _decode); None if the decode refuses."""
     try:
         top = _decoder().decode(piece)
     # msgspec before 0.19 raises UnicodeDecodeError for invalid UTF-8 in a string
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     structs: list[Any] = top if isinstance(top, list) else top.records
-    return _struct_getter(structs), len(structs)
+    return _struct_getter(structs), len(structs), True
 
 
 def _split(raw: bytes | bytearray | memoryview) -> list[msgspec.Raw] | None:
@@ -406,8 +406,11 @@ def _split(raw: bytes | bytearray | memoryview) -> list[msgspec.Raw] | None:
 
 def _decode(
     raw: bytes | bytearray | memoryview, where: str, problems: _Problems
-) -> Iterator[tuple[Getter, int]]:
+) -> Iterator[tuple[Getter, int, bool]]:
     """Yield the field getter and record count of each chunk of JSON ``raw``, in order.
+
+    With each, whether every value is a JSON scalar (str, int, float or None: the typed
+    decode's), or anything a parse gives.
 
     A small input is one chunk; a larger one is split at its records (each found, not
     decoded, by one quick pass) into chunks of CHUNK_RECORDS, each rejoined as an array (a
@@ -428,7 +431,7 @@ def _decode(
     small = len(raw) <= CHUNK_BYTES  # and refused
     # Not a list of downloads, not JSON, or one refused piece: the pass over the whole.
     if records is None or (small and len(records) <= RETRY_RECORDS):
-        yield _records(_parse_json(raw, where), problems)
+        yield *_records(_parse_json(raw, where), problems), False
         return
     yield from _chunks(records, RETRY_RECORDS if small else CHUNK_RECORDS, raw, where, problems)
 
@@ -439,7 +442,7 @@ def _chunks(
     raw: bytes | bytearray | memoryview,
     where: str,
     problems: _Problems,
-) -> Iterator[tuple[Getter, int]]:
+) -> Iterator[tuple[Getter, int, bool]]:
     """Yield the getter and count of ``records`` decoded ``size`` at a time (see _decode)."""
     for start in range(0, max(len(records), 1), size):
         chunk = records[start : start + size]
@@ -451,9 +454,9 @@ def _chunks(
                 yield from _chunks(chunk, RETRY_RECORDS, raw, where, problems)
             else:
                 piece = b"[" + b",".join(chunk) + b"]"
-                yield _records(_parse_piece(piece, raw, where), problems)
+                yield *_records(_parse_piece(piece, raw, where), problems), False
         else:
-            yield _struct_getter(structs), len(structs)
+            yield _struct_getter(structs), len(structs), True
 
 
 def _parse_piece(
@@ -557,8 +560,15 @@ def _types(values: list[Any]) -> set[type]:
 # ---------------------------------------------------------------------------- converters
 
 
-def _ids(get: Getter, n: int, problems: _Problems) -> pd.api.extensions.ExtensionArray:
+def _ids(
+    get: Getter, n: int, problems: _Problems, scalars: bool
+) -> pd.api.extensions.ExtensionArray:
     values = get(_ID) or [None] * n
+    if scalars:  # Arrow refuses a number; a null or an empty id means the fallback
+        with contextlib.suppress(pa.ArrowTypeError):
+            ids = pa.array(values, type=pa.large_string())
+            if not ids.null_count and not pc.any(pc.equal(ids, "")).as_py():
+                return pd.arrays.ArrowStringArray(ids)
     if _types(values) - {str} or "" in values:
         alts = get(_ALT_ID) or [None] * n
         pairs = enumerate(zip(values, alts, strict=True))
@@ -619,11 +629,19 @@ def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.ArrowStringArray(array)
 
 
-def _text(values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bool) -> list[Any]:
+def _text(
+    values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bool, scalars: bool
+) -> pd.api.extensions.ExtensionArray:
+    """Return ``values`` as strings (integers too if ``ints_ok``); anything else is a problem."""
+    if scalars:  # Arrow refuses anything but str and None (and bytes, which JSON has not)
+        with contextlib.suppress(pa.ArrowTypeError):
+            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
     allowed = {str, type(None), int} if ints_ok else {str, type(None)}
     kinds = _types(values)
     if kinds <= allowed:
-        return [str(v) if type(v) is int else v for v in values] if int in kinds else values
+        return _strings(
+            [str(v) if type(v) is int else v for v in values] if int in kinds else values
+        )
     out: list[Any] = []
     for i, v in enumerate(values):
         if v is None or type(v) is str:
@@ -634,7 +652,7 @@ def _text(values: list[Any], fields: Fields, problems: _Problems, *, ints_ok: bo
             kind = "a string or integer" if ints_ok else "a string"
             problems.add(i, _at(fields, i), v, f"expected {kind}")
             out.append(None)
-    return out
+    return _strings(out)
 
 
 def _label(raw: str, aliases: Mapping[str, str] | None) -> str | None:
@@ -692,7 +710,7 @@ def _categories(
     Returns the categorical and the number of downloads for each unknown label.
     """
     try:  # all strings (or missing): Arrow finds the distinct labels and codes them
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+        encoded = pa.array(values, type=pa.dictionary(pa.int32(), pa.string()))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     else:
@@ -779,8 +797,20 @@ def _integers(values: list[Any], fields: Fields, problems: _Problems) -> pd.arra
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _floats(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.FloatingArray:
+def _floats(
+    values: list[Any], fields: Fields, problems: _Problems, scalars: bool
+) -> pd.arrays.FloatingArray:
     n = len(values)
+    if scalars:  # Arrow refuses a string and an integer a float cannot hold exactly
+        try:
+            numbers = pa.array(values, type=pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        else:
+            data = numbers.fill_null(0.0).to_numpy()
+            if np.isfinite(data).all():
+                mask = numbers.is_null().to_numpy(zero_copy_only=False)
+                return pd.arrays.FloatingArray(data.copy(), mask)
     data = np.zeros(n, dtype=np.float64)
     mask = np.ones(n, dtype=bool)
     if _types(values) <= {int, float}:
@@ -899,8 +929,14 @@ def _utc(ticks: np.ndarray[Any, np.dtype[np.int64]]) -> pd.arrays.DatetimeArray:
     return cast(pd.arrays.DatetimeArray, index.array)
 
 
-def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.arrays.DatetimeArray:
-    if not _types(values) <= {str, type(None)}:
+def _timestamps(
+    values: list[Any], fields: Fields, problems: _Problems, scalars: bool
+) -> pd.arrays.DatetimeArray:
+    strings = None
+    if scalars:  # Arrow refuses anything but str and None (and bytes, which JSON has not)
+        with contextlib.suppress(pa.ArrowTypeError):
+            strings = pa.array(values, type=pa.string())
+    if strings is None and not _types(values) <= {str, type(None)}:
         cleaned = []
         for i, v in enumerate(values):
             if v is None or type(v) is str:
@@ -909,7 +945,9 @@ def _timestamps(values: list[Any], fields: Fields, problems: _Problems) -> pd.ar
                 problems.add(i, _at(fields, i), v, "expected an ISO-8601 string")
                 cleaned.append(None)
         values = cleaned
-    parsed, failed = _parse_timestamps(pa.array(values, type=pa.string()))
+    if strings is None:
+        strings = pa.array(values, type=pa.string())
+    parsed, failed = _parse_timestamps(strings)
     for k in np.flatnonzero(failed).tolist():
         problems.add(k, _at(fields, k), values[k], "expected an ISO-8601 timestamp")
     return parsed
@@ -1038,9 +1076,14 @@ class _Built(NamedTuple):
 
 
 def _convert(
-    c: Column, values: list[Any], fields: Fields, problems: _Problems, unknown: dict[str, int]
+    c: Column,
+    values: list[Any],
+    fields: Fields,
+    problems: _Problems,
+    unknown: dict[str, int],
+    scalars: bool,
 ) -> Any:
-    """Return column ``c`` from its source values, as its schema dtype says."""
+    """Return column ``c`` from its source values, as its schema dtype says (see _columns)."""
     if c.is_category:
         aliases = STATUS_ALIASES if c.name == "status" else None
         categorical, counts = _categories(values, c.name, fields, problems, aliases)
@@ -1048,17 +1091,23 @@ def _convert(
             unknown.update(counts)
         return categorical
     if c.dtype == TIMESTAMP:
-        return _timestamps(values, fields, problems)
+        return _timestamps(values, fields, problems, scalars)
     if isinstance(c.dtype, pd.Int64Dtype):
         return _integers(values, fields, problems)
     if isinstance(c.dtype, pd.Float64Dtype):
-        return _floats(values, fields, problems)
-    return _strings(_text(values, fields, problems, ints_ok=c.integers_as_text))
+        return _floats(values, fields, problems, scalars)
+    return _text(values, fields, problems, ints_ok=c.integers_as_text, scalars=scalars)
 
 
-def _columns(get: Getter, n: int, problems: _Problems, links: bool) -> _Built:
-    """Build every per-download column of ``n`` records (links too if ``links``)."""
-    cols: dict[str, Any] = {"id": _ids(get, n, problems)}
+def _columns(
+    get: Getter, n: int, problems: _Problems, links: bool, *, scalars: bool = False
+) -> _Built:
+    """Build every per-download column of ``n`` records (links too if ``links``).
+
+    ``scalars``: every value is a JSON scalar (str, int, float or None), as the typed decode
+    gives; Arrow's conversions then check a column's types as they convert it.
+    """
+    cols: dict[str, Any] = {"id": _ids(get, n, problems, scalars)}
     unknown: dict[str, int] = {}
     lists, lengths = _result_lists(get, n, problems)
     for c in COLUMNS:
@@ -1070,7 +1119,7 @@ def _columns(get: Getter, n: int, problems: _Problems, links: bool) -> _Built:
             values = get(c.source[0])
             found = None if values is None and c.optional else (values or [None] * n, c.name)
         if found is not None:
-            cols[c.name] = _convert(c, *found, problems, unknown)
+            cols[c.name] = _convert(c, *found, problems, unknown, scalars)
     urls = _urls(lists, lengths, problems) if links else None
     return _Built(cols, lengths, urls, unknown)
 
@@ -1146,8 +1195,8 @@ def _build(data: Any, links: bool) -> _Built:
             problems.rows = _unicode_first(problems.rows)
     else:
         parts = []
-        for get, n in _decode(*source, problems):
-            parts.append(_columns(get, n, problems, links))
+        for get, n, scalars in _decode(*source, problems):
+            parts.append(_columns(get, n, problems, links, scalars=scalars))
             problems.offset += n
     problems.raise_if_any()
     return _joined(parts)

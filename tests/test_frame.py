@@ -900,7 +900,11 @@ def test_a_number_out_of_range_in_a_chunk_is_named_in_the_whole_input(
     assert_same_outcome(_outcome(raw), whole)  # `$[2]`, not the chunk's `$[0]`
 
 
-_bad_scalar = st.sampled_from([{"n": 1}, [1], True, "abc", -1, 1.5, "", 2**64, None])
+#: Values some rule refuses, or that a fast conversion could get wrong (an integer a float
+#: cannot hold exactly, one beyond float range, a float where an integer belongs).
+_bad_scalar = st.sampled_from(
+    [{"n": 1}, [1], True, "abc", -1, 1.5, 42.0, "", 2**64, 2**60 + 1, 10**400, None, 7, "Z"]
+)
 _messy = st.fixed_dictionaries(
     {"id": st.one_of(st.integers(0, 99).map(str), _bad_scalar)},
     optional={
