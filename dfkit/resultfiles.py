@@ -662,9 +662,12 @@ def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
         if pa.types.is_struct(t.value_type):
             return _json_cells(values, t, path)
         lists = _split_cells(values, path)
-        flat = pc.list_flatten(lists)
-        if t.value_type != pa.string():  # an empty item between two commas: no value
-            flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
+        if lists.type == t:  # lists of text: as split
+            return lists
+        # An empty item between two commas: no value. (``values`` are the items, in order:
+        # a null list holds none.)
+        flat = lists.values
+        flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
         inner = _text_to(flat, t.value_type, path)
         return pa.ListArray.from_arrays(lists.offsets, inner, type=t, mask=lists.is_null())
     return _text_to(values, t, path)
