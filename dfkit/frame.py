@@ -857,7 +857,6 @@ def _parse_timestamps(
     zone-less ones in the zone of an earlier value).
     """
     n = len(strings)
-    valid = strings.is_valid().to_numpy(zero_copy_only=False)
     if pc.all(pc.ends_with(strings, "Z")).as_py():
         try:
             parsed = strings.cast(pa.timestamp("us", tz="UTC"))
@@ -866,6 +865,7 @@ def _parse_timestamps(
         else:
             ticks = parsed.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
             return _utc(ticks), np.zeros(n, dtype=bool)
+    valid = strings.is_valid().to_numpy(zero_copy_only=False)
     raw = strings.to_numpy(zero_copy_only=False)
     zoned = (
         pc.match_substring_regex(strings, _ZONED).fill_null(False).to_numpy(zero_copy_only=False)
@@ -954,10 +954,13 @@ def _timestamps(
 
 
 def _result_lists(
-    get: Getter, n: int, problems: _Problems
+    get: Getter, n: int, problems: _Problems, scalars: bool
 ) -> tuple[list[Any], np.ndarray[Any, np.dtype[np.int64]]]:
     """Return each download's results as a list (missing/null/bad -> []) and their lengths."""
     lists = get(_RESULTS) or [None] * n
+    if scalars:  # the typed decode's results are lists or None, and None has no length
+        with contextlib.suppress(TypeError):
+            return lists, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     kinds = _types(lists)
     if kinds == {list, type(None)}:  # absent or null results: no files yet
         lists = [v if v is not None else _NO_RESULTS for v in lists]
@@ -1109,7 +1112,7 @@ def _columns(
     """
     cols: dict[str, Any] = {"id": _ids(get, n, problems, scalars)}
     unknown: dict[str, int] = {}
-    lists, lengths = _result_lists(get, n, problems)
+    lists, lengths = _result_lists(get, n, problems, scalars)
     for c in COLUMNS:
         if not c.source or c.name in cols or c.source[0] == _RESULTS:
             continue
