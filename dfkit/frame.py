@@ -413,11 +413,11 @@ def _decode(
     decode's), or anything a parse gives.
 
     A small input is one chunk; a larger one is split at its records (each found, not
-    decoded, by one quick pass) into chunks of CHUNK_RECORDS, each rejoined as an array (a
-    copy of one chunk). A chunk the typed decode refuses is decoded again RETRY_RECORDS at a
-    time, and only the pieces refused again are parsed into Python objects for the
-    problem-collecting pass: a bad value costs time only around it. The caller adds each
-    chunk's record count to ``problems.offset`` before asking for the next one.
+    decoded, by one quick pass) into chunks of CHUNK_RECORDS, each decoded record by record.
+    A chunk the typed decode refuses is decoded again RETRY_RECORDS at a time, and only the
+    pieces refused again are parsed into Python objects for the problem-collecting pass: a
+    bad value costs time only around it. The caller adds each chunk's record count to
+    ``problems.offset`` before asking for the next one.
     """
     # The typed decode checks the UTF-8 of the strings it decodes, not of the results it keeps
     # undecoded (msgspec.Raw) nor of the fields it skips: check the whole input once.
@@ -428,10 +428,12 @@ def _decode(
             yield whole
             return
     records = _split(raw)
-    small = len(raw) <= CHUNK_BYTES  # and refused
-    # Not a list of downloads, not JSON, or one refused piece: the pass over the whole.
-    if records is None or (small and len(records) <= RETRY_RECORDS):
+    if records is None:  # not a list of downloads, or not JSON: the parse says which
         yield *_records(_parse_json(raw, where), problems), False
+        return
+    small = len(raw) <= CHUNK_BYTES  # and refused
+    if small and len(records) <= RETRY_RECORDS:  # one piece, refused
+        yield *_records(_parse_piece(records, raw, where), problems), False
         return
     yield from _chunks(records, RETRY_RECORDS if small else CHUNK_RECORDS, raw, where, problems)
 
@@ -453,25 +455,41 @@ def _chunks(
             if len(chunk) > RETRY_RECORDS:
                 yield from _chunks(chunk, RETRY_RECORDS, raw, where, problems)
             else:
-                piece = b"[" + b",".join(chunk) + b"]"
-                yield *_records(_parse_piece(piece, raw, where), problems), False
+                yield *_records(_parse_piece(chunk, raw, where), problems), False
         else:
             yield _struct_getter(structs), len(structs), True
 
 
 def _parse_piece(
-    piece: bytes | bytearray | memoryview, raw: bytes | bytearray | memoryview, where: str
-) -> Any:
-    """Return ``piece`` of JSON ``raw`` parsed; if it is no JSON, raise the error ``raw``'s is.
+    records: list[msgspec.Raw], raw: bytes | bytearray | memoryview, where: str
+) -> list[Any]:
+    """Return ``records`` (of JSON ``raw``) parsed, or raise the error a parse of ``raw`` does.
 
-    The split checked the syntax, not every number (``1e400`` is out of range): the error
-    then names its place in the whole input, as a parse of the whole does.
+    The split checked the syntax, not every number: ``1e400`` is out of range. In a field no
+    column reads it is skipped, as the typed decode skips it, so that the record's dict holds
+    the fields that decode read; anywhere else the error names its place in the whole input,
+    as a parse of the whole does. Either way the outcome is the same however it is chunked.
     """
     try:
-        return _parse_json(piece, where)
+        return cast(list[Any], _parse_json(b"[" + b",".join(records) + b"]", where))
     except SchemaError as exc:
-        _parse_json(raw, where)
-        raise exc from None
+        error = exc
+    parsed = []
+    for record in records:
+        try:
+            parsed.append(msgspec.json.decode(record))
+        except msgspec.DecodeError:
+            try:
+                struct = _record_decoder().decode(record)
+            except msgspec.DecodeError:
+                _parse_json(raw, where)
+                raise error from None
+            values = zip(_SOURCES, msgspec.structs.astuple(struct), strict=True)
+            found = {key: v for key, v in values if v is not msgspec.UNSET}
+            if isinstance(found.get(_RESULTS), list):
+                found[_RESULTS] = list(map(_result, found[_RESULTS]))
+            parsed.append(found)
+    return parsed
 
 
 def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
@@ -991,7 +1009,7 @@ def _urls(
             return fast
     flat = [u for lst in lists for u in (lst or _NO_RESULT)]
     if undecoded:
-        flat = [msgspec.json.decode(u) if type(u) is msgspec.Raw else u for u in flat]
+        flat = list(map(_result, flat))
     kinds = _types(flat)
     empty = int((lengths == 0).sum())
     if not kinds <= {str, type(None)} or flat.count(None) != empty or "" in flat:
@@ -1011,6 +1029,19 @@ def _urls(
             problems.add(i, where, u, "expected a URL string or an object with a 'url' string")
             flat[k] = None
     return _strings(flat)
+
+
+def _result(raw: Any) -> Any:
+    """Return an undecoded result decoded; its bytes (a bad value) if it holds no JSON value.
+
+    The typed decode checks a result's syntax, not its numbers (``1e400`` is out of range).
+    """
+    if type(raw) is not msgspec.Raw:
+        return raw
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return bytes(raw)
 
 
 #: How each link of a shape is written, when written plainly: the bytes around the URL.

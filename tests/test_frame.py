@@ -900,6 +900,49 @@ def test_a_number_out_of_range_in_a_chunk_is_named_in_the_whole_input(
     assert_same_outcome(_outcome(raw), whole)  # `$[2]`, not the chunk's `$[0]`
 
 
+_CHUNKINGS = [(None, None, 1_000), (None, None, 1), (0, 1, 1), (0, 2, 1), (0, 3, 2)]
+
+
+@pytest.mark.parametrize("per", ["download", "result"])
+@pytest.mark.parametrize(
+    ("out_of_range", "expected"),
+    [
+        ('"size":1e400', {"download": None, "result": None}),  # a field no column reads
+        ('"total_cost":1e400', {"download": "cannot parse", "result": "cannot parse"}),
+        ('"results":[1e400]', {"download": None, "result": "records[2].results[0]: expected"}),
+    ],
+)
+@pytest.mark.parametrize("another_bad", [False, True])
+def test_a_number_out_of_range_reads_alike_however_chunked(
+    out_of_range: str,
+    expected: dict[str, str | None],
+    another_bad: bool,
+    per: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The split checks syntax, not numbers: ``1e400`` counts only where a column reads it."""
+    other = '{"id":"3","num_records":{"n":1}}' if another_bad else '{"id":"3"}'
+    raw = f'[{{"id":"0"}},{{"id":"1"}},{{"id":"2",{out_of_range}}},{other}]'.encode()
+    outcomes = []
+    for chunk_bytes, chunk, retry in _CHUNKINGS:
+        with monkeypatch.context() as patch:
+            if chunk_bytes is not None:
+                patch.setattr(dfkit.frame, "CHUNK_BYTES", chunk_bytes)
+                patch.setattr(dfkit.frame, "CHUNK_RECORDS", chunk)
+            patch.setattr(dfkit.frame, "RETRY_RECORDS", retry)
+            outcomes.append(_outcome(raw, per))
+    for got in outcomes[1:]:
+        assert_same_outcome(got, outcomes[0])
+    first = expected[per] or ("records[3].num_records" if another_bad else None)
+    if first is None:
+        assert outcomes[0][0] == "frame"
+    else:
+        assert outcomes[0][0] == "error"
+        assert outcomes[0][1].startswith(first)
+    if first == "cannot parse":  # named in the whole input, not in a chunk
+        assert f"line 1 column {raw.index(b'1e400') + 1} " in outcomes[0][1]
+
+
 #: Values some rule refuses, or that a fast conversion could get wrong (an integer a float
 #: cannot hold exactly, one beyond float range, a float where an integer belongs).
 _bad_scalar = st.sampled_from(
