@@ -2,12 +2,13 @@
 
 Reading is one typed decode. JSON bytes and files are decoded by msgspec straight into small
 structs whose fields are the API's source fields, as :mod:`dfkit.schema` names them: no dict
-is made per download, and a field no column reads is skipped. Each column is then pulled out
-with one attribute pass, checked with a cheap whole-column type test and converted with one
-vectorised pandas/Arrow call. A large input is decoded and converted a chunk of records at a
-time (``CHUNK_RECORDS``), and the chunks' columns joined: only one chunk's Python objects exist
-at once, which keeps peak memory near the frame's own size and each pass in the CPU's caches.
-A list of dicts (already parsed) goes through the same column converters.
+is made per download, and a field no column reads is skipped. The structs are transposed into
+one sequence per field in one C pass, and each column converted with one vectorised
+pandas/Arrow call; as the typed decode gives JSON scalars only, Arrow's conversion checks a
+column's types as it goes (a list of dicts, already parsed, gets a whole-column type test
+first). A large input is decoded and converted a chunk of records at a time
+(``CHUNK_RECORDS``), and the chunks' columns joined: only one chunk's Python objects exist at
+once, which keeps peak memory near the frame's own size and each pass in the CPU's caches.
 
 The typed decode lets through every value some rule may accept (any JSON scalar); the
 converters decide. When it refuses a chunk (a value that is an object or array where a scalar
