@@ -1194,10 +1194,54 @@ def _csv_error(
     return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
 
 
+class _CarriageReturnHeld:
+    """``stream``'s bytes, read so that no piece but the last ends with a carriage return.
+
+    Arrow's CSV reader drops the LF that starts one of its input buffers when the buffer before
+    ended with CR, even inside a quoted value (apache/arrow#51368, open in Arrow 26): a quoted
+    CRLF that a block boundary cut came back as a lone CR, silently. A CR ending a piece is
+    held back and handed over at the head of the next one, so a CRLF always arrives whole.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._held = False
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            rest = bytes(self._stream.read())
+            held, self._held = self._held, False
+            return b"\r" + rest if held else rest
+        data = bytes(self._stream.read(max(n - self._held, 1)))
+        if self._held:
+            self._held = False
+            data = b"\r" + data
+        while data.endswith(b"\r") and n > 1:
+            if len(data) > 1:
+                self._held = True
+                return data[:-1]
+            more = bytes(self._stream.read(1))  # a lone CR: what follows decides
+            if not more:
+                return data  # the input's last byte
+            data += more
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def _text_reader(raw: Any, header: list[str], block_size: int, *, named: bool) -> Any:
-    """Arrow's reader of the CSV ``raw`` as text columns (``named``: ``raw`` has no header)."""
+    """Arrow's reader of the CSV ``raw`` as text columns (``named``: ``raw`` has no header).
+
+    ``raw`` reaches Arrow through :class:`_CarriageReturnHeld`, so a CRLF inside a quoted value
+    is never cut between two of Arrow's buffers (where Arrow would drop its LF).
+    """
     return pacsv.open_csv(
-        raw,
+        _CarriageReturnHeld(raw),
         # Blocks are parsed here, one after another, and converted on other threads.
         read_options=pacsv.ReadOptions(
             block_size=block_size, use_threads=False, column_names=header if named else None
