@@ -1086,7 +1086,20 @@ def _open_quote(tail: bytes, value: str | None, *, whole: bool) -> int | None:
     at = len(tail) - len(raw)
     if at == 0:
         return 0 if whole else None
-    return at if tail[at - 1 : at] in (b",", b"\n", b"\r") else None
+    if tail[at - 1 : at] not in _FIELD_ENDS:
+        return None
+    # A last value that is just a line break, closed and followed by the same line break
+    # (``,"\n"\n``), also ends the bytes with a quote and that value: the quote that opens it
+    # then starts a field itself.
+    if value in ("\n", "\r\n", "\r") and tail[:at].endswith(raw):
+        before = at - len(raw) - 1
+        if (before < 0 and whole) or tail[before : before + 1] in _FIELD_ENDS:
+            return None
+    return at
+
+
+#: The bytes a CSV field starts after (besides the input's start).
+_FIELD_ENDS = (b",", b"\n", b"\r")
 
 
 def _file_tail(path: str | os.PathLike[str], end: int, start: int, n: int) -> tuple[bytes, int]:
@@ -1123,7 +1136,8 @@ def _check_closed(
     ``last`` is the last batch Arrow read and ``record`` its last record's number.
     """
     value = last.column(last.num_columns - 1)[last.num_rows - 1].as_py()
-    need = len((value or "").replace('"', '""').encode("utf-8")) + 2
+    # The value with its quote, twice (see _open_quote), and the byte before.
+    need = 2 * (len((value or "").replace('"', '""').encode("utf-8")) + 1) + 1
     start, end = byte_range or (0, 1 << 62)
     ranged = start > 0
     if tracked is not None:  # kept more than Arrow takes in one value (it refuses longer ones)

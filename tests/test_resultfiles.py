@@ -315,6 +315,16 @@ def test_a_csv_ending_inside_quotes_names_the_line_where_they_open(
         read_results(path, engine="dask").compute()
 
 
+def test_a_quote_opening_a_lone_line_break_after_a_closed_value_is_still_cut(
+    tmp_path: Path,
+) -> None:
+    # Ends like a closed line-break value ('"\n"\n'), but the first quote closes "x".
+    path = tmp_path / "5_0.csv"
+    path.write_bytes(b'id,text\n1,"x"\n"\n')
+    with pytest.raises(ResultFileError, match=r"^5_0\.csv: line 3: a quoted value opens here"):
+        read_results(path)
+
+
 def test_a_range_ending_inside_quotes_is_refused_from_any_source(tmp_path: Path) -> None:
     body = b'id,text\n1,a\n2,"b\n3,c\n'
     path = tmp_path / "5_0.csv"
@@ -335,6 +345,9 @@ def test_a_range_ending_inside_quotes_is_refused_from_any_source(tmp_path: Path)
         (b'id,text\n1,x\n2,""', None),
         (b'id,text\n1,x\n2,"ab"cd"ef', 'abcd"ef'),  # Arrow: text after a closing quote
         (b'id,text\n1,x\n2,"a\nb"\n', "a\nb"),
+        # A value that is just the line break that ends the file: closed, not cut.
+        (b'id,text\n1,x\n2,"\n"\n', "\n"),
+        (b'id,text\r\n1,x\r\n2,"\r\n"\r\n', "\r\n"),
     ],
 )
 def test_closed_or_unquoted_last_values_are_read_as_before(
