@@ -1214,12 +1214,15 @@ class _CarriageReturnHeld:
     Arrow's CSV reader drops the LF that starts one of its input buffers when the buffer before
     ended with CR, even inside a quoted value (apache/arrow#51368, open in Arrow 26): a quoted
     CRLF that a block boundary cut came back as a lone CR, silently. A CR ending a piece is
-    held back and handed over at the head of the next one, so a CRLF always arrives whole.
+    held back and handed over at the head of the next one, so a CRLF always arrives whole;
+    but not while no line has ended yet (Arrow needs the header's end in its first buffer, and
+    a header is never quoted across lines).
     """
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._held = False
+        self._lined = False  # whether a piece handed over held a line break
         self.closed = False
 
     def readable(self) -> bool:
@@ -1230,18 +1233,27 @@ class _CarriageReturnHeld:
             rest = bytes(self._stream.read())
             held, self._held = self._held, False
             return b"\r" + rest if held else rest
+        if self._held and n == 1:
+            self._held = False
+            return b"\r"
         data = bytes(self._stream.read(max(n - self._held, 1)))
         if self._held:
             self._held = False
             data = b"\r" + data
         while data.endswith(b"\r") and n > 1:
+            if not self._lined and b"\n" not in data and b"\r" not in data[:-1]:
+                break  # the first line's own end: Arrow must see it now
             if len(data) > 1:
                 self._held = True
-                return data[:-1]
+                return self._handed(data[:-1])
             more = bytes(self._stream.read(1))  # a lone CR: what follows decides
             if not more:
-                return data  # the input's last byte
+                break  # the input's last byte
             data += more
+        return self._handed(data)
+
+    def _handed(self, data: bytes) -> bytes:
+        self._lined = self._lined or b"\n" in data or b"\r" in data
         return data
 
     def close(self) -> None:

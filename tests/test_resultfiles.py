@@ -429,6 +429,23 @@ def test_a_quoted_crlf_cut_by_a_block_boundary_keeps_its_lf(tmp_path: Path) -> N
             assert names == ["x" * pad or None, "p\r\nq", *["z"] * 8], pad
 
 
+@pytest.mark.parametrize(
+    ("body", "block", "records"),
+    [
+        (b"id,name\r", None, 0),  # a header alone, ending in a lone CR
+        (b"id," + b"n" * 60 + b"\r\na,b\r\n", 64, 1),  # a header's CR ends the first block
+    ],
+)
+def test_a_header_ending_a_block_with_cr_is_read(
+    tmp_path: Path, body: bytes, block: int | None, records: int
+) -> None:
+    # The CR that ends the first line is never held back: Arrow needs it in its first buffer.
+    path = tmp_path / "1_0.csv"
+    path.write_bytes(body)
+    rows = list(read_result_batches(path, result_schema([path]), block_size=block))
+    assert sum(b.num_rows for b in rows) == records
+
+
 def test_a_bad_date_in_a_list_names_its_line(tmp_path: Path) -> None:
     # The bad value is found row by row (on slices of the batch): its own line is named.
     (tmp_path / "d_1.csv").write_text(
