@@ -618,7 +618,11 @@ def _split_cells(values: pa.Array, path: str) -> pa.ListArray:
     pieces[comma_piece] = at
     pieces[comma_piece + 1] = at + 1
     pieces[-1] = first + size
-    items = pa.StringArray.from_buffers(v + 2 * m, pa.py_buffer(pieces), data_buf)
+    # Offsets from 0, over the cells' bytes only: Arrow 15's kernels (``if_else``) misread
+    # string arrays whose first offset is not 0, and made invalid arrays of them.
+    pieces -= first
+    cells = data_buf.slice(first, size) if data_buf is not None else None
+    items = pa.StringArray.from_buffers(v + 2 * m, pa.py_buffer(pieces), cells)
     if m:
         keep = np.ones(v + 2 * m, dtype=bool)
         keep[comma_piece] = False
