@@ -1159,10 +1159,13 @@ def _columns(
     return _Built(cols, lengths, urls, unknown)
 
 
-def _joined(parts: list[_Built]) -> _Built:
-    """Return the columns of consecutive chunks as one; a column some chunk lacks is null there."""
+def _joined(parts: list[_Built], urls: pd.api.extensions.ExtensionArray | None) -> _Built:
+    """Return the columns of consecutive chunks as one, with the links of all of them.
+
+    A column some chunk lacks is null there.
+    """
     if len(parts) == 1:
-        return parts[0]
+        return parts[0]._replace(urls=urls)
     names = dict.fromkeys(name for part in parts for name in part.cols)
     cols = {name: _concat(name, [p.cols.get(name) for p in parts], parts) for name in names}
     tally: dict[str, int] = {}
@@ -1171,9 +1174,6 @@ def _joined(parts: list[_Built]) -> _Built:
             tally[label] = tally.get(label, 0) + n
     unknown = dict(sorted(tally.items()))  # in label order, as one chunk's are
     lengths = np.concatenate([p.lengths for p in parts])
-    urls = None
-    if parts[0].urls is not None:
-        urls = _joined_strings([p.urls for p in parts if p.urls is not None])
     return _Built(cols, lengths, urls, unknown)
 
 
@@ -1205,6 +1205,67 @@ def _joined_strings(arrays: list[Any]) -> pd.api.extensions.ExtensionArray:
     return pd.arrays.ArrowStringArray(joined)
 
 
+class _StringsJoined:
+    """Arrow string arrays appended one after another into one array, without a final copy.
+
+    The links are most of a per-result frame's bytes: joining every chunk's links at the end
+    (:func:`_joined_strings`) would hold them twice at once. Instead each chunk's links are
+    copied, as soon as they are built, into one buffer reserved at ``capacity`` bytes (an
+    upper bound, such as the size of the JSON they come from: pages never written cost no
+    memory) and the chunk's own array is dropped; :meth:`array` wraps the buffers as they are.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._data = np.empty(max(capacity, 1), dtype=np.uint8)
+        self._used = 0
+        self._sizes: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # bytes of each string
+        self._valid: list[np.ndarray[Any, np.dtype[np.bool_]]] = []
+        self._nulls = 0
+
+    def append(self, strings: Any) -> None:
+        """Copy ``strings`` (an Arrow-backed string array) to the end."""
+        for chunk in strings.__arrow_array__().chunks:
+            if chunk.type != pa.large_string():
+                chunk = chunk.cast(pa.large_string())
+            n = len(chunk)
+            if not n:
+                continue
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+            offsets = offsets[chunk.offset : chunk.offset + n + 1]
+            start, stop = int(offsets[0]), int(offsets[-1])
+            if self._used + stop - start > len(self._data):
+                self._grow(self._used + stop - start)
+            if stop > start:
+                data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+                self._data[self._used : self._used + stop - start] = data[start:stop]
+            self._used += stop - start
+            self._sizes.append(np.diff(offsets))
+            self._valid.append(chunk.is_valid().to_numpy(zero_copy_only=False))
+            self._nulls += chunk.null_count
+
+    def _grow(self, needed: int) -> None:
+        data = np.empty(max(needed, 2 * len(self._data)), dtype=np.uint8)
+        data[: self._used] = self._data[: self._used]
+        self._data = data
+
+    def array(self) -> pd.api.extensions.ExtensionArray:
+        """Return everything appended as one string array in one piece (offsets from 0)."""
+        # Give back the reserved bytes never written: a shrinking realloc copies nothing, and
+        # no view of the buffer exists yet.
+        self._data.resize(max(self._used, 1), refcheck=False)
+        sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, dtype=np.int64)
+        n = len(sizes)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        bitmap = None
+        if self._nulls:
+            bitmap = pa.py_buffer(np.packbits(np.concatenate(self._valid), bitorder="little"))
+        strings = pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(self._data), bitmap, self._nulls
+        )
+        return pd.arrays.ArrowStringArray(strings)
+
+
 def _nulls(c: Column, n: int) -> Any:
     """Return ``n`` missing values of column ``c``'s dtype (and array type)."""
     return _strings([None] * n) if c.dtype == STRING else pd.array([None] * n, dtype=c.dtype)
@@ -1228,13 +1289,20 @@ def _build(data: Any, links: bool) -> _Built:
             cleaned = _valid_unicode(data, problems)
             parts = [_columns(*_records(cleaned, problems), problems, links)]
             problems.rows = _unicode_first(problems.rows)
-    else:
-        parts = []
-        for get, n, scalars in _decode(*source, problems):
-            parts.append(_columns(get, n, problems, links, scalars=scalars))
-            problems.offset += n
+        problems.raise_if_any()
+        return _joined(parts, parts[0].urls)
+    # Each link is a string of the input, never longer decoded than written in it.
+    urls = _StringsJoined(len(source[0])) if links else None
+    parts = []
+    for get, n, scalars in _decode(*source, problems):
+        part = _columns(get, n, problems, links, scalars=scalars)
+        if urls is not None and part.urls is not None:
+            urls.append(part.urls)
+            part = part._replace(urls=None)
+        parts.append(part)
+        problems.offset += n
     problems.raise_if_any()
-    return _joined(parts)
+    return _joined(parts, urls.array() if urls is not None else None)
 
 
 def _status_notes(unknown: dict[str, int]) -> list[str]:

@@ -765,6 +765,38 @@ def test_a_large_input_decoded_in_chunks_gives_the_same_frame(per: Any, wrapped:
 
 
 @pytest.mark.usefixtures("small_chunks")
+def test_links_of_chunks_read_in_different_ways_make_one_column() -> None:
+    records: list[dict[str, Any]] = [
+        {"id": "1", "results": ["https://a/1.csv", "https://a/2.csv"]},  # cut from the bytes
+        {"id": "2"},
+        {"id": "3"},  # a chunk without any link
+        {"id": "4", "results": []},
+        {"id": "5", "results": ["https://a/é.csv"]},  # not ASCII: decoded one by one
+        {"id": "6", "results": [{"url": "https://b/6.csv"}]},
+    ]
+    escaped = b',{"id":"7","results":[{"url":"https:\\/\\/b\\/7.csv"},"https://b/8.csv"]}]'
+    raw = orjson.dumps(records)[:-1] + escaped  # escapes: decoded one by one
+    chunked = downloads_frame(raw, per="result")
+    expected = downloads_frame(json.loads(raw), per="result")  # one piece, never chunked
+    pd.testing.assert_frame_equal(chunked, expected)
+    assert chunked["url"].tolist()[-2:] == ["https://b/7.csv", "https://b/8.csv"]
+    assert chunked["url"].array.__arrow_array__().num_chunks == 1
+    ordered = chunked.sort_values("url", ignore_index=True)  # sorting reads it whole
+    assert ordered["url"].tolist()[:3] == ["https://a/1.csv", "https://a/2.csv", "https://a/é.csv"]
+
+
+def test_strings_joined_grow_beyond_what_was_reserved() -> None:
+    joined = dfkit.frame._StringsJoined(1)
+    pieces = [["ab", None, "cde"], [], [None], ["skipped", "é" * 40, "fg"]]
+    for piece in pieces:
+        strings = pd.array(piece, dtype=dtype("url"))
+        joined.append(strings[1:] if piece[:1] == ["skipped"] else strings)  # a slice: offset 1
+    whole = joined.array()
+    assert whole.tolist() == ["ab", pd.NA, "cde", pd.NA, "é" * 40, "fg"]
+    assert whole.dtype == dtype("url")
+
+
+@pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize("bad", ['"abc"', '{"n": 1}'])  # refused by a converter / by the decode
 def test_a_bad_value_in_a_later_chunk_names_its_own_record(bad: str) -> None:
     raw = b'[{"id":"0"},{"id":"1"},{"id":"2"},{"id":"3","num_records":' + bad.encode() + b"}]"
