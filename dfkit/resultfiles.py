@@ -11,8 +11,8 @@ two functions below, so every engine gives the same columns with the same types:
     ``download_id`` and ``source_file`` columns.
 
 ``read_result_batches(source, schema, *, format=None, encoding="utf-8", name=None,
-byte_range=None, block_size=None, max_expansion=MAX_EXPANSION, on_bytes=None, threads=THREADS)
--> Iterator[pa.RecordBatch]``
+byte_range=None, block_size=None, max_expansion=MAX_EXPANSION, on_bytes=None, threads=THREADS,
+release_memory=True) -> Iterator[pa.RecordBatch]``
     The records of one file (a path, or an open binary file such as an fsspec one, with
     ``name`` its file name) as record batches of exactly ``schema``, about ``block_size``
     bytes of input each (by default ``BLOCK_BYTES`` of the format), converted on ``threads``
@@ -411,13 +411,14 @@ _R = TypeVar("_R")
 
 
 def _converted(
-    items: Iterator[_T], convert: Callable[[_T], _R], threads: int
+    items: Iterator[_T], convert: Callable[[_T], _R], threads: int, *, release: bool = True
 ) -> Iterator[tuple[_T, Future[_R]]]:
     """Yield (item, the future of ``convert(item)``) in the order of ``items``.
 
     ``items`` is read in the caller's thread; up to ``threads`` conversions run on a pool
     meanwhile, and at most ``threads + 1`` items are held, which bounds the memory. A
     conversion's error is raised by its future's ``result()``, where its rows would be.
+    ``release``: each pool thread hands the memory it freed back to the OS after each item.
     """
     if threads <= 1:
         for item in items:
@@ -435,7 +436,10 @@ def _converted(
         finally:
             # Each thread keeps the memory it freed for itself: hand it back to the OS, so the
             # process's memory follows what is in use (with two threads, about 60 MB less).
-            pa.default_memory_pool().release_unused()
+            # Not when the caller keeps every batch: the next block reuses that memory, where
+            # fresh pages would cost the kernel a third of the read's time to zero.
+            if release:
+                pa.default_memory_pool().release_unused()
 
     pending: collections.deque[tuple[_T, Future[_R]]] = collections.deque()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dfkit-convert")
@@ -1343,6 +1347,7 @@ def _csv_batches(
     on_bytes: Callable[[int], None] | None,
     threads: int,
     byte_range: tuple[int, int] | None = None,
+    release_memory: bool = True,
 ) -> Iterator[dict[str, pa.Array]]:
     """The columns of a CSV file, or of the records in ``byte_range`` (which must start at a
     record: :func:`dfkit.ranges.csv_ranges`); a range after the first gets the file's header.
@@ -1420,7 +1425,10 @@ def _csv_batches(
 
         with contextlib.closing(reader):
             for (rows, batch), done in _converted(
-                parsed(), lambda item: _csv_columns(item[1], schema, plan), threads
+                parsed(),
+                lambda item: _csv_columns(item[1], schema, plan),
+                threads,
+                release=release_memory,
             ):
                 try:
                     yield done.result()
@@ -1591,6 +1599,7 @@ def _json_batches(
     byte_range: tuple[int, int] | None,
     on_bytes: Callable[[int], None] | None,
     threads: int,
+    release_memory: bool = True,
 ) -> Iterator[dict[str, pa.Array]]:
     start, end = byte_range if byte_range is not None else (0, None)
     with _open(
@@ -1612,7 +1621,11 @@ def _json_batches(
             skip_first=start > 0,
             limit=None if end is None else end - max(start - 1, 0),
         )
-        for _, done in _converted(blocks, lambda b: _json_columns(name, schema, *b), threads):
+
+        def convert(block: tuple[int, bytes | memoryview]) -> dict[str, pa.Array]:
+            return _json_columns(name, schema, *block)
+
+        for _, done in _converted(blocks, convert, threads, release=release_memory):
             yield done.result()
 
 
@@ -1805,6 +1818,7 @@ def read_result_batches(
     max_expansion: float = MAX_EXPANSION,
     on_bytes: Callable[[int], None] | None = None,
     threads: int = THREADS,
+    release_memory: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the records of one result file as record batches of exactly ``schema``.
 
@@ -1812,7 +1826,10 @@ def read_result_batches(
     the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
     input consumed, for progress bars. The file is read in this thread and its blocks are
     converted on ``threads`` threads (1: all in this thread), at most ``threads`` blocks ahead
-    of the batch yielded; the batches come in the file's order.
+    of the batch yielded; the batches come in the file's order. With ``release_memory`` (the
+    default) the threads hand the memory they freed back to the OS after each block, so the
+    process's memory follows the batches in use; a caller that keeps every batch (as
+    ``read_results`` does) passes False and saves the kernel zeroing fresh pages again.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -1840,6 +1857,7 @@ def read_result_batches(
             on_bytes=on_bytes,
             byte_range=byte_range,
             threads=threads,
+            release_memory=release_memory,
         )
     else:
         columns = _json_batches(
@@ -1852,6 +1870,7 @@ def read_result_batches(
             byte_range=byte_range,
             on_bytes=on_bytes,
             threads=threads,
+            release_memory=release_memory,
         )
     did = pa.scalar(download_id_of(name), pa.string())
     src = pa.scalar(name, pa.string())

@@ -118,6 +118,7 @@ def _batches(
     on_bytes: Callable[[int], None] | None = None,
     readers: int = 1,
     queued: int = QUEUED,
+    release_memory: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     def one(path: Path) -> Iterator[pa.RecordBatch]:
         for batch in read_result_batches(
@@ -127,6 +128,7 @@ def _batches(
             encoding=encoding,
             max_expansion=max_expansion,
             on_bytes=on_bytes,
+            release_memory=release_memory,
         ):
             yield to_elements(batch, per) if per else batch
 
@@ -279,7 +281,10 @@ def read_results(
                 per=level,
                 max_expansion=max_expansion,
                 readers=READERS,
-                queued=0,  # every batch is kept anyway: the later files need not wait
+                # Every batch is kept anyway: the later files need not wait, and the memory a
+                # block's conversion frees is better kept for the next block's.
+                queued=0,
+                release_memory=False,
             )
         ),
         schema=out_schema,
