@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from dfkit.catalog import is_records
 from dfkit.errors import ArgumentError, ResultFileError
-from dfkit.resultfiles import DOWNLOAD_ID, SOURCE_FILE, download_id_of
+from dfkit.resultfiles import DOWNLOAD_ID, SOURCE_FILE, download_id_of, memory_pool
 
 __all__ = [
     "KEEP_ORDER",
@@ -108,7 +108,7 @@ def to_elements(batch: pa.RecordBatch, per: str) -> pa.RecordBatch:
         if f.name.startswith(per + "."):
             arrays.append(children[f.name[len(per) + 1 :]])
         else:
-            arrays.append(batch.column(f.name).take(parents))
+            arrays.append(pc.take(batch.column(f.name), parents, memory_pool=memory_pool()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -118,7 +118,7 @@ def arrow_to_frame(table: pa.Table, dtype: Any = None) -> pd.DataFrame:
     >>> arrow_to_frame(pa.table({"n": [1, None]})).dtypes.astype(str).to_dict()
     {'n': 'Int64'}
     """
-    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type, memory_pool=memory_pool())
     for name, target in _overrides(dtype, list(frame.columns)).items():
         try:
             converted = frame[name].astype(target)

@@ -47,6 +47,7 @@ from dfkit.resultfiles import (
     PathsOrDir,
     discover,
     file_format,
+    memory_pool,
     read_result_batches,
     result_schema,
 )
@@ -485,7 +486,7 @@ def _write(
 
 
 def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path) -> None:
-    writer = pq.ParquetWriter(str(path), schema, compression="zstd")
+    writer = pq.ParquetWriter(str(path), schema, compression="zstd", memory_pool=memory_pool())
     try:
         pending: list[pa.RecordBatch] = []
         size = 0
@@ -507,4 +508,6 @@ def _flush(writer: pq.ParquetWriter, batches: list[pa.RecordBatch], schema: pa.S
     writer.write_table(table, row_group_size=max(table.num_rows, 1))
     del table, batches[:]
     # Hand freed buffers back to the OS, so RSS follows what is in use.
+    # (The default pool too, when the records are read with another: see memory_pool.)
+    memory_pool().release_unused()
     pa.default_memory_pool().release_unused()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from dfkit import ResultFileError, read_results, results_to_parquet
 from dfkit.catalog import TIMESTAMP
-from dfkit.resultfiles import read_result_batches, result_schema
+from dfkit.resultfiles import memory_pool, read_result_batches, result_schema
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
 CSVS = {
@@ -100,6 +100,32 @@ def test_a_sampled_schema_says_when_a_field_was_missed(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="'brand' is not in the schema"):
         _table(path, schema)
     assert "brand" in result_schema([path]).names
+
+
+def test_the_memory_pool_is_chosen_without_changing_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading never changes the process's default pool; a pool the user chose is kept, and a
+    # pyarrow without jemalloc reads with its default pool.
+    path = tmp_path / "9_0.csv"
+    path.write_text("id,latitude\na,1.5\n")
+    default = pa.default_memory_pool().backend_name
+    assert read_results(path)["latitude"].tolist() == [1.5]
+    assert pa.default_memory_pool().backend_name == default
+    if default == "mimalloc":
+        assert memory_pool().backend_name in ("jemalloc", "mimalloc")
+    else:
+        assert memory_pool().backend_name == default
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", default)
+    assert memory_pool().backend_name == default
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+
+    def no_jemalloc() -> pa.MemoryPool:
+        raise pa.ArrowNotImplementedError("this build of Arrow has no jemalloc")
+
+    monkeypatch.setattr(pa, "jemalloc_memory_pool", no_jemalloc)
+    assert memory_pool().backend_name == default
+    assert read_results(path)["latitude"].tolist() == [1.5]
 
 
 def test_blocks_converted_on_threads_keep_the_file_order(tmp_path: Path) -> None:
