@@ -579,9 +579,11 @@ def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
             trimmed = pc.utf8_trim_whitespace(values, memory_pool=pool)
             return pc.cast(trimmed, t, memory_pool=pool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for v in values.to_pylist():
+        # The first value that fails as the conversion failed it: trimmed (" 5" is a number).
+        trimmed = pc.utf8_trim_whitespace(values).to_pylist()
+        for v, bare in zip(values.to_pylist(), trimmed, strict=True):
             try:
-                pc.cast(pa.array([v], pa.string()), t)
+                pc.cast(pa.array([bare], pa.string()), t)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise _BadValue(path, v, _expected(t)) from None
         raise
@@ -1234,8 +1236,47 @@ def _not_utf8(source: Source, name: str, encoding: str, max_expansion: float) ->
     )
 
 
+def _long_record(
+    source: Source, name: str, encoding: str, max_expansion: float, block_size: int
+) -> ResultFileError:
+    """The error for a CSV record longer than a block (Arrow reads no record over two blocks):
+    the first such record's line, found by rescanning the file when it can be reopened."""
+    what = (
+        f"longer than the {block_size:,}-byte blocks CSV files are read in; raise "
+        f"dfkit.resultfiles.BLOCK_BYTES['csv'] above its size to read the file"
+    )
+    if isinstance(source, (str, os.PathLike)):
+        with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+            read = 0  # the bytes of the lines the CSV reader has taken
+
+            def lines() -> Iterator[str]:
+                nonlocal read
+                for raw in io.BufferedReader(stream):
+                    read += len(raw)
+                    yield raw.decode("utf-8", errors="replace")
+
+            reader = csv.reader(lines())
+            before, line = 0, 1
+            with contextlib.suppress(csv.Error):
+                for _ in reader:
+                    if read - before > block_size:
+                        return ResultFileError(
+                            f"{name}: line {line}: a record of {read - before:,} bytes, {what}",
+                            path=name,
+                            line=line,
+                        )
+                    before, line = read, reader.line_num + 1
+    return ResultFileError(f"{name}: a record is {what}", path=name)
+
+
 def _csv_error(
-    source: Source, name: str, ncols: int, exc: Exception, encoding: str, max_expansion: float
+    source: Source,
+    name: str,
+    ncols: int,
+    exc: Exception,
+    encoding: str,
+    max_expansion: float,
+    block_size: int,
 ) -> ResultFileError:
     """Say where Arrow stumbled (Arrow does not say), rescanning the file once."""
     if "UTF8" in str(exc) or "UTF-8" in str(exc) or isinstance(exc, UnicodeDecodeError):
@@ -1246,6 +1287,8 @@ def _csv_error(
         )
         if problem is not None:
             return problem
+    if "straddl" in str(exc):  # Arrow: "straddling object straddles two block boundaries"
+        return _long_record(source, name, encoding, max_expansion, block_size)
     return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
 
 
@@ -1430,7 +1473,9 @@ def _csv_batches(
         try:
             reader = _text_reader(raw, header, block_size, named=bool(start))
         except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            raise _csv_error(source, name, len(header), e, encoding, max_expansion) from None
+            raise _csv_error(
+                source, name, len(header), e, encoding, max_expansion, block_size
+            ) from None
 
         def parsed() -> Iterator[tuple[int, pa.RecordBatch]]:
             """(records before it, batch of text columns) for each batch Arrow reads."""
@@ -1447,7 +1492,7 @@ def _csv_batches(
                     return
                 except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                     raise _csv_error(
-                        source, name, len(header), e, encoding, max_expansion
+                        source, name, len(header), e, encoding, max_expansion, block_size
                     ) from None
                 if native and on_bytes is not None:
                     position = raw.tell()

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dfkit import ResultFileError, read_results, results_to_parquet
+from dfkit import ResultFileError, read_results, resultfiles, results_to_parquet
 from dfkit.catalog import TIMESTAMP
 from dfkit.resultfiles import memory_pool, read_result_batches, result_schema
 
@@ -484,3 +484,31 @@ def test_a_bad_date_in_a_list_names_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ResultFileError, match=r"^d_1\.csv: line 4: menus\.dateSeen: 'soon'"):
         read_results(tmp_path / "d_1.csv")
+
+
+def test_a_bad_value_is_named_not_a_padded_good_one(tmp_path: Path) -> None:
+    # " 5" converts (blanks are trimmed), so the value named is "five".
+    path = tmp_path / "2_0.csv"
+    path.write_text("id,latitude\na, 5\nb,five\n")
+    with pytest.raises(ResultFileError, match=r"^2_0\.csv: line 3: latitude: 'five' is not"):
+        read_results(path)
+    path.write_text("id,latitude\na, 5\nb,6 \n")
+    assert read_results(path)["latitude"].tolist() == [5.0, 6.0]
+
+
+def test_a_record_longer_than_a_block_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrow reads no record over two blocks: the error says where it is and what to raise.
+    path = tmp_path / "3_0.csv"
+    long = "word " * 1000 + "\n" + "more " * 200
+    path.write_text(f'id,text\na,short\nb,"{long}"\nc,end\n')
+    monkeypatch.setitem(resultfiles.BLOCK_BYTES, "csv", 1000)
+    with pytest.raises(ResultFileError, match=r"^3_0\.csv: line 3: a record of 6,006 bytes") as e:
+        read_results(path)
+    assert e.value.line == 3 and "BLOCK_BYTES['csv']" in str(e.value)
+    schema = result_schema([path])
+    with pytest.raises(ResultFileError, match=r"^3_0\.csv: a record is longer than the 1,000"):
+        list(read_result_batches(io.BytesIO(path.read_bytes()), schema, name="3_0.csv"))
+    monkeypatch.setitem(resultfiles.BLOCK_BYTES, "csv", 8000)
+    assert read_results(path)["text"].tolist() == ["short", long, "end"]
