@@ -1213,17 +1213,31 @@ class _StringsJoined:
     copied, as soon as they are built, into one buffer reserved at ``capacity`` bytes (an
     upper bound, such as the size of the JSON they come from: pages never written cost no
     memory) and the chunk's own array is dropped; :meth:`array` wraps the buffers as they are.
+    One array appended alone is kept as it is: a small input pays for no buffer.
     """
 
     def __init__(self, capacity: int) -> None:
-        self._data = np.empty(max(capacity, 1), dtype=np.uint8)
+        self._capacity = max(capacity, 1)
+        self._first: Any = None  # the first array, until a second one comes
+        self._data: np.ndarray[Any, np.dtype[np.uint8]] | None = None
         self._used = 0
         self._sizes: list[np.ndarray[Any, np.dtype[np.int64]]] = []  # bytes of each string
         self._valid: list[np.ndarray[Any, np.dtype[np.bool_]]] = []
         self._nulls = 0
 
     def append(self, strings: Any) -> None:
-        """Copy ``strings`` (an Arrow-backed string array) to the end."""
+        """Add ``strings`` (an Arrow-backed string array) at the end."""
+        if self._data is None:
+            if self._first is None:
+                self._first = strings
+                return
+            self._data = np.empty(self._capacity, dtype=np.uint8)
+            first, self._first = self._first, None
+            self._copy(first)
+        self._copy(strings)
+
+    def _copy(self, strings: Any) -> None:
+        assert self._data is not None
         for chunk in strings.__arrow_array__().chunks:
             if chunk.type != pa.large_string():
                 chunk = chunk.cast(pa.large_string())
@@ -1244,12 +1258,20 @@ class _StringsJoined:
             self._nulls += chunk.null_count
 
     def _grow(self, needed: int) -> None:
+        assert self._data is not None
         data = np.empty(max(needed, 2 * len(self._data)), dtype=np.uint8)
         data[: self._used] = self._data[: self._used]
         self._data = data
 
     def array(self) -> pd.api.extensions.ExtensionArray:
         """Return everything appended as one string array in one piece (offsets from 0)."""
+        if self._data is None:
+            if self._first is None:
+                return _strings([])
+            if self._first.__arrow_array__().num_chunks == 1:
+                return cast(pd.api.extensions.ExtensionArray, self._first)
+            self.append(_strings([]))  # into the buffer, joined
+        assert self._data is not None
         # Give back the reserved bytes never written: a shrinking realloc copies nothing, and
         # no view of the buffer exists yet.
         self._data.resize(max(self._used, 1), refcheck=False)
@@ -1263,7 +1285,9 @@ class _StringsJoined:
         strings = pa.LargeStringArray.from_buffers(
             n, pa.py_buffer(offsets), pa.py_buffer(self._data), bitmap, self._nulls
         )
-        return pd.arrays.ArrowStringArray(strings)
+        # The buffer is the array's now: never resized again.
+        self._first, self._data = pd.arrays.ArrowStringArray(strings), None
+        return cast(pd.api.extensions.ExtensionArray, self._first)
 
 
 def _nulls(c: Column, n: int) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -794,6 +795,10 @@ def test_strings_joined_grow_beyond_what_was_reserved() -> None:
     whole = joined.array()
     assert whole.tolist() == ["ab", pd.NA, "cde", pd.NA, "é" * 40, "fg"]
     assert whole.dtype == dtype("url")
+    alone = dfkit.frame._StringsJoined(0)
+    alone.append(pd.arrays.ArrowStringArray(pa.chunked_array([["a"], ["b"]], pa.large_string())))
+    assert alone.array().__arrow_array__().num_chunks == 1
+    assert alone.array().tolist() == ["a", "b"]
 
 
 @pytest.mark.usefixtures("small_chunks")
