@@ -1337,8 +1337,12 @@ def _status_notes(unknown: dict[str, int]) -> list[str]:
     ]
 
 
-def _assemble(per: Per, built: _Built) -> pd.DataFrame:
-    """Return the frame of ``per`` from the per-download columns; per result, repeat them."""
+def _assemble(per: Per, built: _Built, *, consume: bool = False) -> pd.DataFrame:
+    """Return the frame of ``per`` from the per-download columns; per result, repeat them.
+
+    ``consume``: per result, take each per-download column out of ``built`` once repeated, so
+    that a column's two versions are alive together only one column at a time.
+    """
     cols, lengths = built.cols, built.lengths
     if per == "download":
         cols = {**cols, "num_results": lengths}
@@ -1347,10 +1351,12 @@ def _assemble(per: Per, built: _Built) -> pd.DataFrame:
         rows = np.maximum(lengths, 1)
         if n and (rows != 1).any():
             take = np.repeat(np.arange(n), rows)
-            cols = {k: v.take(take) for k, v in cols.items()}
+            source = cols if consume else dict(cols)
+            cols = {k: source.pop(k).take(take) for k in list(source)}
+            del take
         total = int(rows.sum())
-        starts = np.repeat(np.cumsum(rows) - rows, rows)
-        position = np.arange(total, dtype=np.int64) - starts
+        position = np.arange(total, dtype=np.int64)
+        position -= np.repeat(np.cumsum(rows) - rows, rows)
         cols = {
             **cols,
             "result_index": pd.arrays.IntegerArray(position, np.repeat(lengths == 0, rows)),
@@ -1435,7 +1441,7 @@ def downloads_frame(
     data, _ = _input(data, client)
     with _gc_paused():
         built = _build(data, links=per == "result")
-        frame = _assemble(per, built)
+        frame = _assemble(per, built, consume=True)
     _warn(_status_notes(built.unknown))
     return frame
 

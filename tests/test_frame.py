@@ -650,6 +650,7 @@ def test_both_frames_from_one_decode_equal_two_calls(tmp_path: Path) -> None:
         '["https://s3/a_0.csv", "https://s3/a_1.csv"]',  # spaces between elements: still plain
         '[{"url":"https://s3/a_0.csv"},{"url":"https://s3/a_1.csv"}]',  # the page's, compact
         '[{"url": "https://s3/a_0.csv"}, {"url": "https://s3/a_1.csv", "size": 5}]',  # spaced
+        '[{"url":"https://s3/a_0.csv","k":"v"},{"url":"https://s3/a_1.csv"}]',  # another key
         '["https:\\/\\/s3\\/a_0.csv", {"url":"https://s3/a_1.csv"}]',  # escapes, mixed forms
     ],
 )
