@@ -1045,6 +1045,25 @@ def _result(raw: Any) -> Any:
         return bytes(raw)
 
 
+#: Bytes compared at a time by :func:`_count_byte`: a block and its comparison stay in cache.
+_BLOCK = 1 << 16
+
+
+def _count_byte(view: np.ndarray[Any, np.dtype[np.uint8]], byte: bytes) -> int:
+    """Return how many times ``byte`` occurs in ``view``.
+
+    ``bytes.count`` of one byte is a plain loop; numpy compares many bytes at once, but over
+    the whole view it would make a fresh array as large, whose pages cost more than the count.
+    """
+    hits = np.empty(min(len(view), _BLOCK), dtype=bool)
+    found = 0
+    for start in range(0, len(view), _BLOCK):
+        block = view[start : start + _BLOCK]
+        np.equal(block, ord(byte), out=hits[: len(block)])
+        found += int(np.count_nonzero(hits[: len(block)]))
+    return found
+
+
 #: How each link of a shape is written, when written plainly: the bytes around the URL.
 _LINK_FORMS = ((b'"', b'"'), (b'{"url":"', b'"}'))
 
@@ -1075,7 +1094,7 @@ def _raw_urls(
             and (sizes > len(head) + len(tail)).all()
             # No quote but the delimiters': an object with only "url". (A result that starts
             # with a quote is a string, and without escapes it holds no quote.)
-            and (head == b'"' or data.count(b'"') == (head + tail).count(b'"') * len(raws))
+            and (head == b'"' or _count_byte(view, b'"') == (head + tail).count(b'"') * len(raws))
             and all((view[starts + k] == byte).all() for k, byte in enumerate(head))
             and all((view[ends - len(tail) + k] == byte).all() for k, byte in enumerate(tail))
         ):

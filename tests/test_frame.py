@@ -662,6 +662,15 @@ def test_links_cut_from_the_bytes_or_decoded_one_by_one_agree(results: str) -> N
     pd.testing.assert_frame_equal(df, downloads_frame(json.loads(raw), per="result"))
 
 
+def test_another_key_far_into_a_long_input_is_not_cut_into_the_link() -> None:
+    links = [f'{{"url":"https://s3/{k:06d}.csv"}}' for k in range(8_000)]  # ~250 kB of links
+    links[-1] = '{"url":"https://s3/last.csv","md5":"x"}'
+    raw = ('[{"id":"1","results":[' + ",".join(links) + "]}]").encode()
+    df = downloads_frame(raw, per="result")
+    assert df["url"].iloc[-1] == "https://s3/last.csv"
+    pd.testing.assert_frame_equal(df, downloads_frame(json.loads(raw), per="result"))
+
+
 @pytest.mark.parametrize("bad", ['[""]', '[{"url":""}]', "[5]", "[null]", '[{"link":"x"}]'])
 def test_a_bad_link_in_bytes_is_reported(bad: str) -> None:
     raw = ('[{"id":"1","results":["https://ok"]},{"id":"2","results":' + bad + "}]").encode()
