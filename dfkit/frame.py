@@ -1032,15 +1032,27 @@ def _urls(
     return _strings(flat)
 
 
+@cache
+def _link_decoder() -> msgspec.json.Decoder[Any]:
+    """Return the typed decoder of a result object: its ``url``, the other fields skipped."""
+    return msgspec.json.Decoder(msgspec.defstruct("Link", [("url", str)]))
+
+
 def _result(raw: Any) -> Any:
     """Return an undecoded result decoded; its bytes (a bad value) if it holds no JSON value.
 
     The typed decode checks a result's syntax, not its numbers (``1e400`` is out of range).
+    As in a download, such a number counts only where it is read: an object whose ``url`` is
+    a string gives that, whatever its other fields hold.
     """
     if type(raw) is not msgspec.Raw:
         return raw
     try:
         return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    try:
+        return {"url": _link_decoder().decode(raw).url}
     except msgspec.DecodeError:
         return bytes(raw)
 

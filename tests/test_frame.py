@@ -947,6 +947,18 @@ def test_a_number_out_of_range_in_a_chunk_is_named_in_the_whole_input(
     assert_same_outcome(_outcome(raw), whole)  # `$[2]`, not the chunk's `$[0]`
 
 
+def test_a_number_out_of_range_in_a_result_beside_its_url_is_skipped() -> None:
+    raw = b'[{"id":"a","results":[{"url":"https://a/0.csv","expires":1e400},"https://a/1.csv"]}]'
+    assert downloads_frame(raw, per="result")["url"].tolist() == [
+        "https://a/0.csv",
+        "https://a/1.csv",
+    ]
+    raw = raw.replace(b'"url":"https://a/0.csv"', b'"url":1e400')
+    assert problems_of(raw, per="result") == [
+        (0, "results[0]", "expected a URL string or an object with a 'url' string")
+    ]
+
+
 _CHUNKINGS = [(None, None, 1_000), (None, None, 1), (0, 1, 1), (0, 2, 1), (0, 3, 2)]
 
 
@@ -957,6 +969,8 @@ _CHUNKINGS = [(None, None, 1_000), (None, None, 1), (0, 1, 1), (0, 2, 1), (0, 3,
         ('"size":1e400', {"download": None, "result": None}),  # a field no column reads
         ('"total_cost":1e400', {"download": "cannot parse", "result": "cannot parse"}),
         ('"results":[1e400]', {"download": None, "result": "records[2].results[0]: expected"}),
+        ('"results":["u",{"url":1e400}]', {"download": None, "result": "records[2].results[1]"}),
+        ('"results":[{"url":"u","expires":1e400}]', {"download": None, "result": None}),  # unread
     ],
 )
 @pytest.mark.parametrize("another_bad", [False, True])
