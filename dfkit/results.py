@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -42,6 +42,7 @@ from dfkit.records import (
 from dfkit.resultfiles import (
     BLOCK_BYTES,
     MAX_EXPANSION,
+    THREADS,
     FieldNotInSchema,
     FileFormat,
     PathsOrDir,
@@ -120,6 +121,7 @@ def _batches(
     readers: int = 1,
     queued: int = QUEUED,
     release_memory: bool = True,
+    threads: int = THREADS,
 ) -> Iterator[pa.RecordBatch]:
     def one(path: Path) -> Iterator[pa.RecordBatch]:
         for batch in read_result_batches(
@@ -130,6 +132,7 @@ def _batches(
             max_expansion=max_expansion,
             on_bytes=on_bytes,
             release_memory=release_memory,
+            threads=threads,
         ):
             yield to_elements(batch, per) if per else batch
 
@@ -457,6 +460,9 @@ def _write(
         per=level,
         max_expansion=max_expansion,
         on_bytes=_counter(bar),
+        # One Parquet file: one thread reads and converts while another writes (see
+        # _write_file); a dataset is written as it is read.
+        threads=1 if partition_by is None else THREADS,
     )
     if partition_by is None:
         with atomic_file(target) as tmp:
@@ -486,17 +492,31 @@ def _write(
 
 
 def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path) -> None:
+    """Write ``batches`` to ``path`` in row groups of about ``ROW_GROUP_BYTES``.
+
+    Parquet's writer runs on one thread: each row group is written on a thread of its own
+    while the next is read, so reading and writing keep two cores busy (at 2 GB of CSV, 13-14
+    s against 21 s). The batches come from one reading thread that also converts them: more
+    converting threads, with a row group being written, held too many blocks at once for the
+    memory bound.
+    """
     writer = pq.ParquetWriter(str(path), schema, compression="zstd", memory_pool=memory_pool())
     try:
-        pending: list[pa.RecordBatch] = []
-        size = 0
-        for batch in batches:
-            pending.append(batch)
-            size += batch.nbytes
-            if size >= ROW_GROUP_BYTES:
-                _flush(writer, pending, schema)
-                pending, size = [], 0
-        _flush(writer, pending, schema)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dfkit-write") as pool:
+            written: Future[None] | None = None
+            pending: list[pa.RecordBatch] = []
+            size = 0
+            for batch in batches:
+                pending.append(batch)
+                size += batch.nbytes
+                if size >= ROW_GROUP_BYTES:
+                    if written is not None:
+                        written.result()  # at most one row group written, one gathered
+                    written = pool.submit(_flush, writer, pending, schema)
+                    pending, size = [], 0
+            if written is not None:
+                written.result()
+            _flush(writer, pending, schema)
     finally:
         writer.close()
 

@@ -300,6 +300,13 @@ def test_parquet_is_written_in_row_groups(tmp_path: Path, monkeypatch: pytest.Mo
     assert meta.num_rows == 9000
     assert meta.num_row_groups > 1
     assert meta.row_group(0).column(0).compression == "ZSTD"
+    # Row groups are written on a thread of their own, in order; a bad value after some of
+    # them were written fails the whole file.
+    assert pq.read_table(out).column("i").to_pylist() == [str(i) for i in range(3000)] * 3
+    (tmp_path / "1_2.csv").write_text("i,latitude\n" + "1,2\n" * 4000 + "2,north\n")
+    with pytest.raises(ResultFileError, match=r"^1_2\.csv: line 4002: latitude: 'north'"):
+        results_to_parquet(tmp_path, tmp_path / "p.parquet")
+    assert not (tmp_path / "p.parquet").exists()
 
 
 def test_parquet_failure_midway_leaves_the_old_file(
