@@ -32,8 +32,10 @@ __all__ = [
 ]
 
 
-#: Target in-memory size of a Parquet row group (engines like <= ~128 MB); with the input
-#: blocks, this bounds the memory ``results_to_parquet`` uses, whatever the input's size.
+#: The in-memory size of Arrow data a Parquet writer holds at once (engines like row groups
+#: <= ~128 MB); with the input blocks, this bounds the memory ``results_to_parquet`` uses,
+#: whatever the input's size. One row group each where one group is held (Dask's tasks); the
+#: local writer holds two, one written while the next is gathered, of 3/4 of this each.
 ROW_GROUP_BYTES = 16 << 20
 
 

@@ -140,8 +140,11 @@ def memory_pool() -> pa.MemoryPool:
     byte of input, which mimalloc (with transparent huge pages) hands back to the OS and
     faults in again, zeroed by the kernel; jemalloc keeps freed pages for a second and shares
     them between threads (on the 0.2 GB benchmark CSVs: half the kernel time, a tenth less
-    peak memory). The default pool otherwise (a user's choice, pyarrow 15's jemalloc, or a
-    build without jemalloc). The process's default pool is never changed.
+    peak memory). The default pool otherwise: when ``ARROW_DEFAULT_MEMORY_POOL`` names one,
+    when the default is not mimalloc (pyarrow 15's jemalloc, or a pool set with
+    ``pa.set_memory_pool``), or in a build without jemalloc. (Setting mimalloc itself with
+    ``pa.set_memory_pool`` cannot be told from the default: name it in the variable to keep
+    it.) The process's default pool is never changed.
 
     >>> memory_pool().backend_name in ("jemalloc", "mimalloc", "system")
     True
@@ -463,7 +466,8 @@ def _converted(
             # Not when the caller keeps every batch: the next block reuses that memory, where
             # fresh pages would cost the kernel a third of the read's time to zero.
             if release:
-                pa.default_memory_pool().release_unused()
+                memory_pool().release_unused()
+                pa.default_memory_pool().release_unused()  # what Arrow took from it
 
     pending: collections.deque[tuple[_T, Future[_R]]] = collections.deque()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dfkit-convert")
@@ -1236,37 +1240,54 @@ def _not_utf8(source: Source, name: str, encoding: str, max_expansion: float) ->
     )
 
 
+def _longest_record(stream: Any, chunk_bytes: int = 1 << 22) -> tuple[int, int]:
+    """(line, size in bytes) of the longest CSV record in ``stream``: a record ends at a line
+    break outside quotes (an even count of ``"`` before it). One numpy pass, no CSV parser
+    (Python's refuses fields over 128 KB)."""
+    quoted = 0  # 1 inside a quoted value at the chunk's start
+    line = 1  # the physical line the current record starts on
+    newlines = 0  # line breaks before the chunk
+    start = 0  # where the current record starts, in bytes from the stream's start
+    pos = 0
+    best = (1, 0)
+    while chunk := stream.read(chunk_bytes):
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        lf = a == 10
+        inside = (np.cumsum(a == 34) + quoted) & 1
+        ends = np.flatnonzero(lf & (inside == 0))
+        if len(ends):
+            lines_to = np.cumsum(lf)[ends] + newlines  # line breaks up to each record's end
+            stops = ends + pos + 1
+            sizes = np.diff(stops, prepend=start)
+            k = int(np.argmax(sizes))
+            if sizes[k] > best[1]:
+                best = (line if k == 0 else int(lines_to[k - 1]) + 1, int(sizes[k]))
+            start, line = int(stops[-1]), int(lines_to[-1]) + 1
+        quoted = int(inside[-1])
+        newlines += int(lf.sum())
+        pos += len(a)
+    if pos - start > best[1]:  # the last record, without a line break
+        best = (line, pos - start)
+    return best
+
+
 def _long_record(
-    source: Source, name: str, encoding: str, max_expansion: float, block_size: int
+    source: Source, name: str, encoding: str, max_expansion: float, block_size: int, setting: str
 ) -> ResultFileError:
-    """The error for a CSV record longer than a block (Arrow reads no record over two blocks):
-    the first such record's line, found by rescanning the file when it can be reopened."""
-    what = (
-        f"longer than the {block_size:,}-byte blocks CSV files are read in; raise "
-        f"dfkit.resultfiles.BLOCK_BYTES['csv'] above its size to read the file"
-    )
+    """The error for a CSV record too long for Arrow's blocks (it reads no record that spans
+    two block boundaries): the longest record's line and size, found by rescanning the file
+    when it can be reopened. A block larger than that record reads the file."""
+    what = f"longer than the {block_size:,}-byte blocks CSV files are read in; raise {setting}"
     if isinstance(source, (str, os.PathLike)):
         with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
-            read = 0  # the bytes of the lines the CSV reader has taken
-
-            def lines() -> Iterator[str]:
-                nonlocal read
-                for raw in io.BufferedReader(stream):
-                    read += len(raw)
-                    yield raw.decode("utf-8", errors="replace")
-
-            reader = csv.reader(lines())
-            before, line = 0, 1
-            with contextlib.suppress(csv.Error):
-                for _ in reader:
-                    if read - before > block_size:
-                        return ResultFileError(
-                            f"{name}: line {line}: a record of {read - before:,} bytes, {what}",
-                            path=name,
-                            line=line,
-                        )
-                    before, line = read, reader.line_num + 1
-    return ResultFileError(f"{name}: a record is {what}", path=name)
+            line, size = _longest_record(io.BufferedReader(stream))
+        return ResultFileError(
+            f"{name}: line {line}: a record of {size:,} bytes (as UTF-8), {what} above its "
+            "size to read the file",
+            path=name,
+            line=line,
+        )
+    return ResultFileError(f"{name}: a record is {what} to read the file", path=name)
 
 
 def _csv_error(
@@ -1288,7 +1309,12 @@ def _csv_error(
         if problem is not None:
             return problem
     if "straddl" in str(exc):  # Arrow: "straddling object straddles two block boundaries"
-        return _long_record(source, name, encoding, max_expansion, block_size)
+        setting = (
+            "dfkit.resultfiles.BLOCK_BYTES['csv']"
+            if block_size == BLOCK_BYTES["csv"]
+            else "block_size"  # the caller's own
+        )
+        return _long_record(source, name, encoding, max_expansion, block_size, setting)
     return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
 
 

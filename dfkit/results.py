@@ -13,10 +13,11 @@ catalog (:mod:`dfkit.catalog`), so a field has the same type in every file and d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -122,7 +123,7 @@ def _batches(
     queued: int = QUEUED,
     release_memory: bool = True,
     threads: int = THREADS,
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch, None, None]:
     def one(path: Path) -> Iterator[pa.RecordBatch]:
         for batch in read_result_batches(
             path,
@@ -144,7 +145,7 @@ def _in_order(
     read: Callable[[Path], Iterator[pa.RecordBatch]],
     readers: int,
     queued: int = QUEUED,
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch, None, None]:
     """Yield every file's batches in file order, read on ``readers`` background threads.
 
     Arrow parses, converts and writes without the GIL, so reading the next batch overlaps
@@ -465,11 +466,13 @@ def _write(
         threads=1 if partition_by is None else THREADS,
     )
     if partition_by is None:
-        with atomic_file(target) as tmp:
+        # Closed whatever happens: its reading threads stop now, not when a garbage
+        # collection finds a failed write's traceback (the process would not exit until then).
+        with contextlib.closing(batches), atomic_file(target) as tmp:
             _write_file(batches, out_schema, tmp)
         return target
     parts = partition_columns(partition_by, out_schema)
-    with atomic_dir(target) as tmpdir:
+    with contextlib.closing(batches), atomic_dir(target) as tmpdir:
         source: pa.RecordBatchReader | pads.Scanner
         source = pa.RecordBatchReader.from_batches(out_schema, batches)
         if "use_threads" in KEEP_ORDER:  # pyarrow < 20 scans a reader on threads whatever it is
@@ -508,14 +511,19 @@ def _write_file(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: Path
             written: Future[None] | None = None
             pending: list[pa.RecordBatch] = []
             size = 0
-            for batch in batches:
-                pending.append(batch)
-                size += batch.nbytes
-                if size >= group_bytes:
-                    if written is not None:
-                        written.result()  # at most one row group written, one gathered
-                    written = pool.submit(_flush, writer, pending, schema)
-                    pending, size = [], 0
+            try:
+                for batch in batches:
+                    pending.append(batch)
+                    size += batch.nbytes
+                    if size >= group_bytes:
+                        if written is not None:
+                            written.result()  # at most one row group written, one gathered
+                        written = pool.submit(_flush, writer, pending, schema)
+                        pending, size = [], 0
+            except Exception:
+                if written is not None:
+                    written.result()  # the earlier rows' failure (a full disk) comes first
+                raise
             if written is not None:
                 written.result()
             _flush(writer, pending, schema)

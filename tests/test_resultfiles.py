@@ -496,19 +496,32 @@ def test_a_bad_value_is_named_not_a_padded_good_one(tmp_path: Path) -> None:
     assert read_results(path)["latitude"].tolist() == [5.0, 6.0]
 
 
-def test_a_record_longer_than_a_block_names_its_line(
+def test_a_record_too_long_for_the_blocks_names_the_longest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Arrow reads no record over two blocks: the error says where it is and what to raise.
+    # Arrow reads no record that spans two block boundaries: the error names the longest
+    # record (a block above its size reads the file), not merely the first over one block.
     path = tmp_path / "3_0.csv"
     long = "word " * 1000 + "\n" + "more " * 200
-    path.write_text(f'id,text\na,short\nb,"{long}"\nc,end\n')
+    path.write_text(f'id,text\na,"{"x" * 1200}"\nb,short\nc,"{long}"\nd,end\n')
     monkeypatch.setitem(resultfiles.BLOCK_BYTES, "csv", 1000)
-    with pytest.raises(ResultFileError, match=r"^3_0\.csv: line 3: a record of 6,006 bytes") as e:
+    with pytest.raises(ResultFileError, match=r"^3_0\.csv: line 4: a record of 6,006 bytes") as e:
         read_results(path)
-    assert e.value.line == 3 and "BLOCK_BYTES['csv']" in str(e.value)
+    assert e.value.line == 4 and "raise dfkit.resultfiles.BLOCK_BYTES['csv']" in str(e.value)
     schema = result_schema([path])
+    with pytest.raises(ResultFileError, match=r"raise block_size above its size"):
+        list(read_result_batches(path, schema, block_size=900))
     with pytest.raises(ResultFileError, match=r"^3_0\.csv: a record is longer than the 1,000"):
         list(read_result_batches(io.BytesIO(path.read_bytes()), schema, name="3_0.csv"))
-    monkeypatch.setitem(resultfiles.BLOCK_BYTES, "csv", 8000)
-    assert read_results(path)["text"].tolist() == ["short", long, "end"]
+    monkeypatch.setitem(resultfiles.BLOCK_BYTES, "csv", 6007)
+    assert read_results(path)["text"].tolist() == ["x" * 1200, "short", long, "end"]
+
+
+def test_a_field_over_the_csv_modules_limit_is_named_at_the_default_block(
+    tmp_path: Path,
+) -> None:
+    # 5 MB in one field (Python's csv module refuses fields over 128 KB; the scan does not).
+    path = tmp_path / "4_0.csv"
+    path.write_text(f'id,text\na,short\nb,"{"y" * 5_000_000}"\n')
+    with pytest.raises(ResultFileError, match=r"^4_0\.csv: line 3: a record of 5,000,005 bytes"):
+        read_results(path)

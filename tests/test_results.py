@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import gc
 import gzip
 import io
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import dfkit
-from dfkit import ResultFileError, read_results, results_to_parquet
+from dfkit import DiskFullError, ResultFileError, read_results, results_to_parquet
 from dfkit.catalog import TIMESTAMP
 
 TS = pd.Timestamp
@@ -307,6 +311,44 @@ def test_parquet_is_written_in_row_groups(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(ResultFileError, match=r"^1_2\.csv: line 4002: latitude: 'north'"):
         results_to_parquet(tmp_path, tmp_path / "p.parquet")
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_a_failed_row_group_write_is_the_error_and_stops_the_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first row group's write fails (a full disk) while a later one holds a bad value:
+    # the write's error is raised, and no reading thread outlives the call (the process
+    # would hang at exit), with no garbage collection needed.
+    rows = "".join(f"{i},{i % 90}\n" for i in range(3000))
+    (tmp_path / "1_0.csv").write_text("i,latitude\n" + rows)
+    (tmp_path / "1_1.csv").write_text("i,latitude\n" + rows + "9,north\n")
+    monkeypatch.setattr(dfkit.results, "ROW_GROUP_BYTES", 40_000)
+    real = dfkit.results._flush
+
+    def full_disk(*args: Any) -> None:
+        time.sleep(0.3)  # the reader meets the bad value meanwhile
+        real(*args)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dfkit.results, "_flush", full_disk)
+    gc.disable()
+    try:
+        with pytest.raises(DiskFullError, match="no space left on device writing"):
+            results_to_parquet(tmp_path, tmp_path / "o.parquet")
+        assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
+    finally:
+        gc.enable()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1_0.csv", "1_1.csv"]
+    # The write fails while the reader is still rows ahead, waiting to hand them over.
+    for k in range(2):
+        (tmp_path / f"1_{k}.csv").write_text("i,latitude\n" + rows * 10)
+    gc.disable()
+    try:
+        with pytest.raises(DiskFullError, match="no space left on device writing"):
+            results_to_parquet(tmp_path, tmp_path / "o.parquet")
+        assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
+    finally:
+        gc.enable()
 
 
 def test_parquet_failure_midway_leaves_the_old_file(
