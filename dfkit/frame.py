@@ -1039,7 +1039,8 @@ def _link_decoder() -> msgspec.json.Decoder[Any]:
 
 
 def _result(raw: Any) -> Any:
-    """Return an undecoded result decoded; its bytes (a bad value) if it holds no JSON value.
+    """Return an undecoded result decoded; ``{"url": ...}`` alone if only another of its
+    fields is out of range; its bytes (a bad value) if it holds no JSON value.
 
     The typed decode checks a result's syntax, not its numbers (``1e400`` is out of range).
     As in a download, such a number counts only where it is read: an object whose ``url`` is
@@ -1295,7 +1296,8 @@ class _StringsJoined:
         self._data = data
 
     def array(self) -> pd.api.extensions.ExtensionArray:
-        """Return everything appended as one string array in one piece (offsets from 0)."""
+        """Return everything appended as one string array in one piece: offsets from 0 when
+        several arrays were appended; one array appended alone is returned as it is."""
         if self._data is None:
             if self._first is None:
                 return _strings([])
