@@ -331,24 +331,22 @@ def test_a_failed_row_group_write_is_the_error_and_stops_the_reading(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(dfkit.results, "_flush", full_disk)
-    gc.disable()
-    try:
-        with pytest.raises(DiskFullError, match="no space left on device writing"):
-            results_to_parquet(tmp_path, tmp_path / "o.parquet")
-        assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
-    finally:
-        gc.enable()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["1_0.csv", "1_1.csv"]
+
+    def fails_and_stops() -> None:
+        gc.disable()
+        try:
+            with pytest.raises(DiskFullError, match="no space left on device writing"):
+                results_to_parquet(tmp_path, tmp_path / "o.parquet")
+            assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
+        finally:
+            gc.enable()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["1_0.csv", "1_1.csv"]
+
+    fails_and_stops()
     # The write fails while the reader is still rows ahead, waiting to hand them over.
     for k in range(2):
         (tmp_path / f"1_{k}.csv").write_text("i,latitude\n" + rows * 10)
-    gc.disable()
-    try:
-        with pytest.raises(DiskFullError, match="no space left on device writing"):
-            results_to_parquet(tmp_path, tmp_path / "o.parquet")
-        assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
-    finally:
-        gc.enable()
+    fails_and_stops()
 
 
 def test_parquet_failure_midway_leaves_the_old_file(
