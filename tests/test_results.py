@@ -294,35 +294,54 @@ def test_parquet_matches_read_results(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_parquet_is_written_in_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = "".join(f"{i},name {i}\n" for i in range(3000))
+def _latitudes(fmt: str, n: int, bad: bool = False) -> str:
+    """``n`` records of ``i`` and ``latitude`` as CSV or JSON lines, a bad latitude last."""
+    if fmt == "csv":
+        return (
+            "i,latitude\n"
+            + "".join(f"{i},{i % 90}\n" for i in range(n))
+            + ("9,north\n" if bad else "")
+        )
+    lines = "".join(f'{{"i": "{i}", "latitude": {i % 90}}}\n' for i in range(n))
+    return lines + ('{"i": "9", "latitude": "north"}\n' if bad else "")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt"])
+def test_parquet_is_written_in_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     for k in range(3):
-        (tmp_path / f"1_{k}.csv").write_text("i,name\n" + rows)
+        (tmp_path / f"1_{k}.{fmt}").write_text(_latitudes(fmt, 3000))
     monkeypatch.setattr(dfkit.results, "ROW_GROUP_BYTES", 40_000)
+    monkeypatch.setitem(dfkit.resultfiles.BLOCK_BYTES, "json", 8192)
     out = results_to_parquet(tmp_path, tmp_path / "o.parquet")
     meta = pq.ParquetFile(out).metadata
     assert meta.num_rows == 9000
     assert meta.num_row_groups > 1
     assert meta.row_group(0).column(0).compression == "ZSTD"
-    # Row groups are written on a thread of their own, in order; a bad value after some of
-    # them were written fails the whole file.
+    # Row groups are written on a thread of their own, in order (JSON lines' blocks converted
+    # on several threads, in order too); a bad value after some of them were written fails
+    # the whole file.
     assert pq.read_table(out).column("i").to_pylist() == [str(i) for i in range(3000)] * 3
-    (tmp_path / "1_2.csv").write_text("i,latitude\n" + "1,2\n" * 4000 + "2,north\n")
-    with pytest.raises(ResultFileError, match=r"^1_2\.csv: line 4002: latitude: 'north'"):
+    (tmp_path / f"1_2.{fmt}").write_text(_latitudes(fmt, 4000, bad=True))
+    line = 4002 if fmt == "csv" else 4001  # CSV has its header line
+    with pytest.raises(ResultFileError, match=rf"^1_2\.{fmt}: line {line}: latitude: 'north'"):
         results_to_parquet(tmp_path, tmp_path / "p.parquet")
     assert not (tmp_path / "p.parquet").exists()
 
 
+@pytest.mark.parametrize("fmt", ["csv", "txt"])
 def test_a_failed_row_group_write_is_the_error_and_stops_the_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     # The first row group's write fails (a full disk) while a later one holds a bad value:
-    # the write's error is raised, and no reading thread outlives the call (the process
-    # would hang at exit), with no garbage collection needed.
-    rows = "".join(f"{i},{i % 90}\n" for i in range(3000))
-    (tmp_path / "1_0.csv").write_text("i,latitude\n" + rows)
-    (tmp_path / "1_1.csv").write_text("i,latitude\n" + rows + "9,north\n")
+    # the write's error is raised, and no reading or converting thread outlives the call (the
+    # process would hang at exit), with no garbage collection needed. JSON lines are converted
+    # on several threads: small blocks keep them all busy.
+    (tmp_path / f"1_0.{fmt}").write_text(_latitudes(fmt, 3000))
+    (tmp_path / f"1_1.{fmt}").write_text(_latitudes(fmt, 3000, bad=True))
     monkeypatch.setattr(dfkit.results, "ROW_GROUP_BYTES", 40_000)
+    monkeypatch.setitem(dfkit.resultfiles.BLOCK_BYTES, "json", 8192)
     real = dfkit.results._flush
 
     def full_disk(*args: Any) -> None:
@@ -340,12 +359,12 @@ def test_a_failed_row_group_write_is_the_error_and_stops_the_reading(
             assert not [t for t in threading.enumerate() if t.name.startswith("dfkit-")]
         finally:
             gc.enable()
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["1_0.csv", "1_1.csv"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"1_0.{fmt}", f"1_1.{fmt}"]
 
     fails_and_stops()
     # The write fails while the reader is still rows ahead, waiting to hand them over.
     for k in range(2):
-        (tmp_path / f"1_{k}.csv").write_text("i,latitude\n" + rows * 10)
+        (tmp_path / f"1_{k}.{fmt}").write_text(_latitudes(fmt, 30_000))
     fails_and_stops()
 
 
