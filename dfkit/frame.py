@@ -620,6 +620,24 @@ def _long(values: list[Any]) -> bool:
     return bool(sample) and sum(map(len, sample)) >= 64 * len(sample)
 
 
+def _large_strings(
+    sizes: np.ndarray[Any, np.dtype[np.int64]],
+    data: Any,
+    valid: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
+) -> pa.LargeStringArray:
+    """Return strings of ``sizes`` bytes each, one after another in ``data`` (a buffer), as an
+    Arrow array around ``data`` itself (no copy); missing where ``valid`` is False (size 0)."""
+    n = len(sizes)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    nulls, bitmap = 0, None
+    if valid is not None and (nulls := n - int(np.count_nonzero(valid))):
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
+    )
+
+
 def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     """Return ``values`` (str or None) as an Arrow-backed pandas string array.
 
@@ -636,16 +654,9 @@ def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
     text = "".join(filled)
     if not text.isascii():
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, filled), dtype=np.int64, count=n), out=offsets[1:])
-    bitmap = None
-    if nulls:
-        valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
-        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    array = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(text.encode("ascii")), bitmap, nulls
-    )
-    return pd.arrays.ArrowStringArray(array)
+    sizes = np.fromiter(map(len, filled), dtype=np.int64, count=n)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n) if nulls else None
+    return pd.arrays.ArrowStringArray(_large_strings(sizes, text.encode("ascii"), valid))
 
 
 def _text(
@@ -1117,13 +1128,7 @@ def _raw_urls(
     has_link = np.repeat(lengths > 0, np.maximum(lengths, 1))
     row_sizes = np.zeros(len(has_link), dtype=np.int64)
     row_sizes[has_link] = sizes
-    offsets = np.zeros(len(has_link) + 1, dtype=np.int64)
-    np.cumsum(row_sizes, out=offsets[1:])
-    nulls = len(has_link) - len(raws)
-    bitmap = pa.py_buffer(np.packbits(has_link, bitorder="little")) if nulls else None
-    written = pa.LargeStringArray.from_buffers(
-        len(has_link), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
-    )
+    written = _large_strings(row_sizes, data, has_link)
     urls = pc.utf8_slice_codeunits(written, start=len(head), stop=-len(tail))
     return pd.arrays.ArrowStringArray(urls)
 
@@ -1226,7 +1231,9 @@ def _concat(name: str, arrays: list[Any], parts: list[_Built]) -> Any:
 
 
 def _joined_strings(arrays: list[Any]) -> pd.api.extensions.ExtensionArray:
-    """Return Arrow string arrays as one array in one piece (a copy).
+    """Return Arrow string arrays as one array in one piece (a copy, in Arrow's memory pool,
+    whose freed pages the next call reuses: quicker than :class:`_StringsJoined` for the
+    per-download columns, a small part of the bytes).
 
     pandas hands a chunked column to Arrow's kernels, and Arrow's ``take`` (behind sorting,
     ``loc``, filtering and the per-result repeat) joins the chunks on every call: one copy
@@ -1244,7 +1251,7 @@ class _StringsJoined:
     (:func:`_joined_strings`) would hold them twice at once. Instead each chunk's links are
     copied, as soon as they are built, into one buffer reserved at ``capacity`` bytes (an
     upper bound, such as the size of the JSON they come from: pages never written cost no
-    memory) and the chunk's own array is dropped; :meth:`array` wraps the buffers as they are.
+    memory) and the chunk's own array is dropped; :meth:`array` wraps the buffer as it is.
     One array appended alone is kept as it is: a small input pays for no buffer.
     """
 
@@ -1309,15 +1316,8 @@ class _StringsJoined:
         # no view of the buffer exists yet.
         self._data.resize(max(self._used, 1), refcheck=False)
         sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, dtype=np.int64)
-        n = len(sizes)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        bitmap = None
-        if self._nulls:
-            bitmap = pa.py_buffer(np.packbits(np.concatenate(self._valid), bitorder="little"))
-        strings = pa.LargeStringArray.from_buffers(
-            n, pa.py_buffer(offsets), pa.py_buffer(self._data), bitmap, self._nulls
-        )
+        valid = np.concatenate(self._valid) if self._nulls else None
+        strings = _large_strings(sizes, self._data, valid)
         # The buffer is the array's now: never resized again.
         self._first, self._data = pd.arrays.ArrowStringArray(strings), None
         return cast(pd.api.extensions.ExtensionArray, self._first)
