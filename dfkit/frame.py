@@ -483,14 +483,45 @@ def _parse_piece(
             try:
                 struct = _record_decoder().decode(record)
             except msgspec.DecodeError:
-                _parse_json(raw, where)
-                raise error from None
+                raise _number_error(raw, record, where) or error from None
             values = zip(_SOURCES, msgspec.structs.astuple(struct), strict=True)
             found = {key: v for key, v in values if v is not msgspec.UNSET}
             if isinstance(found.get(_RESULTS), list):
                 found[_RESULTS] = list(map(_result, found[_RESULTS]))
             parsed.append(found)
     return parsed
+
+
+def _number_error(
+    raw: bytes | bytearray | memoryview, record: msgspec.Raw, where: str
+) -> SchemaError | None:
+    """Return the parse error of ``record``, a record of ``raw`` (whose syntax the split
+    checked) that a number out of range in a field some column reads makes unparsable, with
+    its line, column and character in the whole of ``raw``; None if that place is not known.
+
+    A parse of the whole input would name the first number out of range in it, which may be
+    one in a field no column reads, accepted.
+    """
+    text = bytes(record)
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        whole = np.frombuffer(raw, dtype=np.uint8)
+        start = np.frombuffer(record, dtype=np.uint8).ctypes.data - whole.ctypes.data
+        if not 0 <= start <= len(whole) - len(record):  # not a view of ``raw``
+            return None
+        at = start + len(text.decode()[: exc.pos].encode())  # valid UTF-8: checked before
+
+        def chars(begin: int, end: int) -> int:  # UTF-8 continuation bytes start no character
+            return end - begin - int(np.count_nonzero((whole[begin:end] & 0xC0) == 0x80))
+
+        newlines = np.flatnonzero(whole[:at] == ord("\n"))
+        line_start = int(newlines[-1]) + 1 if len(newlines) else 0
+        return SchemaError(
+            f"cannot parse {where} as JSON: {exc.msg}: line {len(newlines) + 1} column "
+            f"{chars(line_start, at) + 1} (char {chars(0, at)})"
+        )
+    return None
 
 
 def _records(data: Any, problems: _Problems) -> tuple[Getter, int]:
@@ -1064,9 +1095,10 @@ def _result(raw: Any) -> Any:
     except msgspec.DecodeError:
         pass
     try:
-        return {"url": _link_decoder().decode(raw).url}
+        url = _link_decoder().decode(raw).url
     except msgspec.DecodeError:
         return bytes(raw)
+    return {"url": url} if url else bytes(raw)  # no link: a bad value, shown as written
 
 
 #: Bytes compared at a time by :func:`_count_byte`: a block and its comparison stay in cache.

@@ -953,13 +953,41 @@ def test_a_number_out_of_range_in_a_result_beside_its_url_is_skipped() -> None:
         "https://a/0.csv",
         "https://a/1.csv",
     ]
-    raw = raw.replace(b'"url":"https://a/0.csv"', b'"url":1e400')
-    assert problems_of(raw, per="result") == [
-        (0, "results[0]", "expected a URL string or an object with a 'url' string")
-    ]
+    for url in (b"1e400", b'""'):  # no link: the bad value is shown as written
+        bad = raw.replace(b'"url":"https://a/0.csv"', b'"url":' + url)
+        assert problems_of(bad, per="result") == [
+            (0, "results[0]", "expected a URL string or an object with a 'url' string")
+        ]
+        with pytest.raises(SchemaError) as caught:
+            downloads_frame(bad, per="result")
+        written = bad[bad.index(b'{"url"') : bad.index(b"}") + 1]
+        assert caught.value.problems["value"].tolist() == [written]
 
 
 _CHUNKINGS = [(None, None, 1_000), (None, None, 1), (0, 1, 1), (0, 2, 1), (0, 3, 2)]
+
+
+@pytest.mark.parametrize("chunking", _CHUNKINGS)
+def test_a_number_out_of_range_is_named_where_a_column_reads_it(
+    chunking: tuple[int | None, int | None, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first 1e400 is in a field no column reads (accepted): the error names the second,
+    # in the whole input's lines and characters (not bytes: "é" is two of them).
+    text = '[{"id":"0","size":1e400,"query":"é"},\n{"id":"1",\n "total_cost":1e400}]'
+    chunk_bytes, chunk, retry = chunking
+    if chunk_bytes is not None:
+        monkeypatch.setattr(dfkit.frame, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(dfkit.frame, "CHUNK_RECORDS", chunk)
+    monkeypatch.setattr(dfkit.frame, "RETRY_RECORDS", retry)
+    at = text.rindex("1e400")
+    column = at - text.rindex("\n", 0, at)
+    for data in (text.encode(), bytearray(text.encode())):
+        with pytest.raises(SchemaError) as caught:
+            downloads_frame(data)
+        assert str(caught.value) == (
+            "cannot parse the bytes given as JSON: number is infinity when parsed as double: "
+            f"line 3 column {column} (char {at})"
+        )
 
 
 @pytest.mark.parametrize("per", ["download", "result"])
