@@ -538,6 +538,12 @@ def _first_bad(values: pa.Array, ok: pa.Array) -> Any:
     return bad[0].as_py() if len(bad) else None
 
 
+#: What a timestamp finer than a microsecond is not (the catalog's timestamps are in µs).
+_MICROSECONDS = "a date and time to the microsecond (finer digits would be lost)"
+#: Fractional seconds beyond microseconds that are not all zeros.
+_FINER = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,]\d{6}0*[1-9]")
+
+
 def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
     if values.null_count == len(values):
         return pa.nulls(len(values), TIMESTAMP)
@@ -555,7 +561,13 @@ def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
     bad = series.notna() & parsed.isna()
     if bad.any():
         raise _BadValue(path, series[bad].iloc[0], "a date and time")
-    return pa.array(parsed, type=pa.timestamp("ns", tz="UTC")).cast(TIMESTAMP)
+    exact = pa.array(parsed, type=pa.timestamp("ns", tz="UTC"))
+    try:
+        return exact.cast(TIMESTAMP)
+    except pa.ArrowInvalid:  # nanoseconds that microseconds cannot hold: never truncated
+        ns = exact.cast(pa.int64()).fill_null(0).to_numpy()
+        first = int(np.flatnonzero(ns % 1000 != 0)[0])
+        raise _BadValue(path, series.iloc[first], _MICROSECONDS) from None
 
 
 def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
@@ -774,8 +786,10 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
         except ValueError:
             raise _BadValue(path, v, "a number") from None
     if t == pa.int64():
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
+        if isinstance(v, float):
+            if v.is_integer():
+                return int(v)
+            raise _BadValue(path, v, "an integer")  # never truncated
         try:
             return int(v)
         except ValueError:
@@ -789,6 +803,8 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
 
 def _timestamp(text: str, path: str) -> datetime:
     """One ISO 8601 date or date and time as an aware UTC datetime (no zone: UTC)."""
+    if _FINER.search(text):
+        raise _BadValue(path, text, _MICROSECONDS)
     try:
         t = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
@@ -1223,18 +1239,38 @@ def _csv_field_count_problem(
     return None
 
 
+def _not_utf8_error(name: str, line: int | None, reason: str, byte: int) -> ResultFileError:
+    where = f"line {line}: " if line else ""
+    return ResultFileError(
+        f"{name}: {where}not valid UTF-8 ({reason} at byte {byte}); "
+        "pass encoding= (for example encoding='cp1252') to read it",
+        path=name,
+        line=line,
+    )
+
+
+def _check_utf8(name: str, first_line: int, block: bytes | memoryview) -> None:
+    """Raise the error for the first bytes of ``block`` that are not UTF-8 (first_line: the
+    number of its first line, 0 if unknown)."""
+    view = np.frombuffer(block, dtype=np.uint8)
+    if not len(view) or int(view.max()) < 0x80:  # ASCII
+        return
+    data = bytes(block)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line = first_line + data.count(b"\n", 0, e.start) if first_line else None
+        raise _not_utf8_error(name, line, e.reason, e.start - line_start) from None
+
+
 def _not_utf8(source: Source, name: str, encoding: str, max_expansion: float) -> ResultFileError:
     with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
         for lineno, raw in enumerate(io.BufferedReader(stream), 1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                return ResultFileError(
-                    f"{name}: line {lineno}: not valid UTF-8 ({e.reason} at byte {e.start}); "
-                    "pass encoding= (for example encoding='cp1252') to read it",
-                    path=name,
-                    line=lineno,
-                )
+                return _not_utf8_error(name, lineno, e.reason, e.start)
     return ResultFileError(
         f"{name}: not valid UTF-8; pass encoding= (for example encoding='cp1252')", path=name
     )
@@ -1728,7 +1764,11 @@ def _json_batches(
             limit=None if end is None else end - max(start - 1, 0),
         )
 
+        utf8 = codecs.lookup(encoding).name == "utf-8"  # else the stream decoded it
+
         def convert(block: tuple[int, bytes | memoryview]) -> dict[str, pa.Array]:
+            if utf8:  # Arrow's JSON parser does not check it
+                _check_utf8(name, *block)
             return _json_columns(name, schema, *block)
 
         for _, done in _converted(blocks, convert, threads, release=release_memory):

@@ -6,6 +6,7 @@ import errno
 import gc
 import gzip
 import io
+import re
 import sys
 import threading
 import time
@@ -178,6 +179,44 @@ def test_encoding_bom_gzip_and_explicit_format(tmp_path: Path) -> None:
         read_results(tmp_path / "3_1.data")
     with pytest.raises(FileNotFoundError):
         read_results(tmp_path / "nope.csv")
+
+
+def test_json_lines_that_are_not_utf8_are_refused_where_they_are(tmp_path: Path) -> None:
+    # Arrow's JSON parser does not check UTF-8: the text would be written broken.
+    (tmp_path / "9_1.txt").write_bytes(b'{"name": "ok"}\n{"name": "Caf\xe9"}\n')
+    message = r"^9_1\.txt: line 2: not valid UTF-8 \(.* at byte 13\); pass encoding="
+    with pytest.raises(ResultFileError, match=message) as info:
+        read_results(tmp_path)
+    assert info.value.line == 2
+    with pytest.raises(ResultFileError, match=message):
+        results_to_parquet(tmp_path, tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()
+    assert read_results(tmp_path, encoding="cp1252")["name"].tolist() == ["ok", "Café"]
+    (tmp_path / "9_1.txt").write_text('{"name": "Café ü"}\n', encoding="utf-8")
+    assert read_results(tmp_path)["name"].tolist() == ["Café ü"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        ("1_0.csv", "id,dateAdded\nb,2017-03-02T00:00:00.123456789Z\n", "dateAdded"),
+        ("1_0.csv", 'id,reviews.dateSeen\nb,"2017-03-02T00:00:00Z,2017-03-02T00:00:00.1234567Z"\n',
+         "reviews.dateSeen"),
+        ("1_0.txt", '{"id": "b", "dateAdded": "2017-03-02T00:00:00.123456789Z"}\n', "dateAdded"),
+        ("1_0.txt", '{"id": "a", "reviews": [{"numHelpful": 1.5}]}\n', "reviews.numHelpful"),
+    ],
+)  # fmt: skip
+def test_values_the_catalogs_types_cannot_hold_are_refused_not_truncated(
+    tmp_path: Path, name: str, text: str, field: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(
+        ResultFileError, match=rf"^{re.escape(name)}: line \d: {field}: .* is not an? "
+    ):
+        read_results(tmp_path)
+    exact = text.replace("1.5", "2.0").replace("123456789", "123456000").replace("1234567", "1")
+    (tmp_path / name).write_text(exact)
+    assert len(read_results(tmp_path)) == 1
 
 
 def test_a_search_answer_is_read_and_other_documents_are_explained(tmp_path: Path) -> None:
