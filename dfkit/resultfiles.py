@@ -1671,17 +1671,36 @@ def _parse_lines(name: str, first_line: int, block: bytes) -> list[dict[str, Any
     return rows
 
 
+def _is_answer(line: bytes) -> bool:
+    """Whether one line of JSON is a compact search answer (a ``records`` list of objects), not
+    a record (no Datafiniti record has a ``records`` field)."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return False  # the JSON-lines reader says what is wrong with it
+    records = doc.get("records") if isinstance(doc, dict) else None
+    return isinstance(records, list) and all(isinstance(r, dict) for r in records)
+
+
 def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]:
-    """Recognise a whole JSON document (a pretty-printed search answer) at the stream's start.
+    """Recognise a whole JSON document (a search answer, pretty-printed or on one line) at
+    the stream's start.
 
     Returns (its records, None) for ``{"records": [...]}`` or a list of objects, else
     (None, a stream that replays what was peeked).
     """
     head = stream.read(DOCUMENT_HEAD)
-    if not is_json_document(head):
-        return None, _Replay(head, stream)
     body = head[3:] if head.startswith(BOM) else head
-    data = body + stream.read()
+    if not is_json_document(head):
+        if not body.lstrip().startswith(b"{") or b"\n" in body.strip():
+            return None, _Replay(head, stream)
+        # One line so far: a compact search answer, or a file of one record.
+        body += stream.read()
+        if b"\n" in body.strip() or not _is_answer(body):
+            return None, _Replay((BOM if head.startswith(BOM) else b"") + body, stream)
+    else:
+        body += stream.read()
+    data = body
     try:
         doc = json.loads(data)
     except ValueError as e:

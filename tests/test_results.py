@@ -6,6 +6,7 @@ import errno
 import gc
 import gzip
 import io
+import json
 import re
 import sys
 import threading
@@ -229,6 +230,14 @@ def test_a_search_answer_is_read_and_other_documents_are_explained(tmp_path: Pat
     (tmp_path / "other.json").write_text('{\n  "error": "nope"\n}\n')
     with pytest.raises(ResultFileError, match=r"other\.json: found one JSON document.*'records'"):
         read_results(tmp_path / "other.json")
+    # The same answer written on one line (compact), with or without a BOM, is one too; a
+    # file of one record on one line is a record.
+    compact = json.dumps(json.loads((tmp_path / "answer.json").read_text()))
+    for prefix in ("", "\ufeff"):
+        (tmp_path / "answer.json").write_text(prefix + compact)
+        assert read_results(tmp_path / "answer.json").equals(df)
+    (tmp_path / "1_0.txt").write_text('\ufeff{"id": "a", "name": "' + "x" * 70_000 + '"}')
+    assert read_results(tmp_path / "1_0.txt")["name"].str.len().tolist() == [70_000]
 
 
 def test_empty_inputs(tmp_path: Path) -> None:
