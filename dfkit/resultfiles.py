@@ -1252,9 +1252,16 @@ def _not_utf8_error(name: str, line: int | None, reason: str, byte: int) -> Resu
 def _check_utf8(name: str, first_line: int, block: bytes | memoryview) -> None:
     """Raise the error for the first bytes of ``block`` that are not UTF-8 (first_line: the
     number of its first line, 0 if unknown)."""
-    view = np.frombuffer(block, dtype=np.uint8)
-    if not len(view) or int(view.max()) < 0x80:  # ASCII
+    whole = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(block)], dtype=np.int64)), pa.py_buffer(block)],
+    )
+    try:  # Arrow's check: no copy, no Python string, without the GIL
+        whole.cast(pa.large_string())
         return
+    except pa.ArrowInvalid:
+        pass
     data = bytes(block)
     try:
         data.decode("utf-8")
@@ -1694,8 +1701,10 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
     if not is_json_document(head):
         if not body.lstrip().startswith(b"{") or b"\n" in body.strip():
             return None, _Replay(head, stream)
-        # One line so far: a compact search answer, or a file of one record.
-        body += stream.read()
+        # One line so far: a compact search answer, or a file of one record; read on to the
+        # end of the line, and no further if another line follows.
+        while b"\n" not in body.strip() and (more := stream.read(DOCUMENT_HEAD)):
+            body += more
         if b"\n" in body.strip() or not _is_answer(body):
             return None, _Replay((BOM if head.startswith(BOM) else b"") + body, stream)
     else:

@@ -238,6 +238,9 @@ def test_a_search_answer_is_read_and_other_documents_are_explained(tmp_path: Pat
         assert read_results(tmp_path / "answer.json").equals(df)
     (tmp_path / "1_0.txt").write_text('\ufeff{"id": "a", "name": "' + "x" * 70_000 + '"}')
     assert read_results(tmp_path / "1_0.txt")["name"].str.len().tolist() == [70_000]
+    # A long first line with more lines after it is read as JSON lines, line by line.
+    (tmp_path / "1_0.txt").write_text('{"name": "' + "x" * 200_000 + '"}\n{"name": "y"}\n')
+    assert read_results(tmp_path / "1_0.txt")["name"].str.len().tolist() == [200_000, 1]
 
 
 def test_empty_inputs(tmp_path: Path) -> None:
