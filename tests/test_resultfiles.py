@@ -198,13 +198,33 @@ def _same(col: str, text: str | None, value: object) -> None:
     if text is None:
         assert value in (None, []), col
     elif isinstance(value, list) and value and isinstance(value[0], dict):
-        assert value == json.loads(text) or value, col  # a JSON cell: parsed
+        _same_json(col, json.loads(text), value)  # a JSON cell: parsed, typed by the catalog
     elif isinstance(value, list) and value and not isinstance(value[0], str):
         assert all(_equal(t, v) for t, v in zip(text.split(","), value, strict=True)), col
     elif isinstance(value, list):
         assert ",".join(value) == text, col
     else:
         assert _equal(text, value), (col, text, value)
+
+
+def _same_json(col: str, written: object, value: object) -> None:
+    """``value`` (typed) holds exactly what JSON ``written`` does (absent fields: null)."""
+    if isinstance(written, dict):
+        assert isinstance(value, dict), col
+        for key, got in value.items():
+            _same_json(f"{col}.{key}", written.get(key), got)
+        assert set(written) <= set(value), (col, set(written) - set(value))
+    elif isinstance(written, list):
+        assert isinstance(value, list) and len(value) == len(written), (col, written, value)
+        for w, v in zip(written, value, strict=True):
+            _same_json(col, w, v)
+    elif written is None:
+        assert value in (None, []), (col, value)
+    elif isinstance(value, list):  # one value where the catalog has several
+        assert len(value) == 1, (col, written, value)
+        _same_json(col, written, value[0])
+    else:
+        _same(col, written if isinstance(written, str) else json.dumps(written), value)
 
 
 def _equal(text: str, value: object) -> bool:
