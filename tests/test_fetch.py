@@ -495,7 +495,10 @@ def test_the_manifest_tells_present_from_skipped(fake: Any, tmp_path: Path) -> N
 # --- interrupted, full disk ------------------------------------------------------------------
 
 FETCH_IN_CHILD = """
-import sys, json
+import signal, sys, json
+# Ctrl-C as in a terminal, whatever this process inherited: a command started in the
+# background by a shell without job control ignores SIGINT (and a CI job may be one).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from dfkit import fetch_results
 downloads = json.loads(sys.argv[1])
 print("fetching", flush=True)
