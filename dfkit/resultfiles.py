@@ -1703,8 +1703,13 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
             return None, _Replay(head, stream)
         # One line so far: a compact search answer, or a file of one record; read on to the
         # end of the line, and no further if another line follows.
-        while b"\n" not in body.strip() and (more := stream.read(DOCUMENT_HEAD)):
-            body += more
+        buf, pos = bytearray(body), 0  # appended to in place, searched once: linear
+        while (i := buf.find(b"\n", pos)) < 0 or not buf[i:].strip():
+            if not (more := stream.read(1 << 20)):
+                break
+            pos = len(buf) if i < 0 else i
+            buf += more
+        body = bytes(buf)
         if b"\n" in body.strip() or not _is_answer(body):
             return None, _Replay((BOM if head.startswith(BOM) else b"") + body, stream)
     else:
