@@ -6,7 +6,8 @@ each data set reaches the size asked for, under ``benchmarks/_data/`` (git-ignor
 - ``json``: JSON-lines product records (``electronics_products_299678_1.txt``) and property
   records (``property_search_response_rawdata.json``, one record per line), ~100 MB a file;
 - ``csv``: the UTF-8 CSVs (fast food, pizza menus, Amazon reviews, women's shoes), each
-  repeated into files of ~100 MB, header once.
+  repeated into files of ~100 MB, header once (each copy of the Amazon file, one product's
+  reviews, is given its own record id, so that copies are records of their own).
 
 Contenders, each in its own process (peak RSS is its own), interleaved over ``--rounds`` rounds
 and reported best-of. Each imports its library (dfkit, DuckDB, pandas) before its clock starts:
@@ -84,12 +85,18 @@ def _json_lines() -> list[bytes]:
 
 
 def _repeat(path: Path, header: bytes, body: bytes, target: int) -> int:
+    # A CSV whose last record is its first (the Amazon file: one product's 999 review rows)
+    # would, repeated as is, be one record of the whole file: each copy gets its own id.
+    first, last = body.split(b",", 1)[0], body.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    same = header.startswith(b"id,") and last.startswith(first + b",")
     with open(path, "wb") as f:
         f.write(header)
-        written = len(header)
+        written, k = len(header), 0
         while written < target:
-            f.write(body)
-            written += len(body)
+            copy = body.replace(first + b",", first + b"-%d," % k) if same else body
+            f.write(copy)
+            written += len(copy)
+            k += 1
     return written
 
 

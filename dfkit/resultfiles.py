@@ -19,7 +19,8 @@ release_memory=True) -> Iterator[pa.RecordBatch]``
     threads. ``byte_range=(start, end)`` reads only the JSON lines that start in
     ``[start, end)`` of an uncompressed JSON-lines file, or the records of ``[start, end)`` of
     an uncompressed UTF-8 CSV when ``start`` is a record's first byte (as
-    :func:`dfkit.ranges.csv_ranges` finds them), so one file can be split into partitions.
+    :func:`dfkit.ranges.csv_ranges` finds them) and no record spans rows
+    (:func:`csv_records_span_rows`), so one file can be split into partitions.
     A field the schema lacks raises :class:`FieldNotInSchema`, a
     ``ResultFileError`` (with ``sample_bytes`` that can happen; a full schema pass never misses
     one).
@@ -30,10 +31,12 @@ message starts with the file name (and the line when there is one).
 How a file becomes typed columns (see the README's "Result records schema"):
 
 - CSV is read as text by Arrow's CSV reader; dotted columns of a catalogued nested list
-  (``reviews.rating``, ``prices.amountMax``) become that list, one element per CSV row, the
-  way Datafiniti writes one row per element; multi-valued cells (``categories``, ``dateSeen``,
-  ``sourceURLs``) are split by :func:`dfkit.catalog.split_rule`; a cell holding a JSON array
-  (``prices`` in some files) is parsed.
+  (``reviews.rating``, ``prices.amountMax``) become that list. Datafiniti writes one row per
+  element, the record's other cells repeated: consecutive rows that agree on all of those are
+  one record (a record cut by a block's end is held for the next block); multi-valued cells
+  (``categories``, ``dateSeen``, ``sourceURLs``) are split by
+  :func:`dfkit.catalog.split_rule`; a cell holding a JSON array (``prices`` in some files) is
+  parsed.
 - JSON lines are parsed by Arrow's JSON reader, block by block, then conformed to the catalog
   types (a lone value where the catalog keeps several becomes a one-element list). A block
   that Arrow cannot parse as one table (a field that is a string in one record and a list in
@@ -83,6 +86,7 @@ __all__ = [
     "ResultFileNotFound",
     "Source",
     "can_read_in_ranges",
+    "csv_records_span_rows",
     "discover",
     "download_id_of",
     "file_format",
@@ -181,6 +185,29 @@ def can_read_in_ranges(name: str, format: FileFormat, encoding: str = "utf-8") -
     return not name.lower().endswith(".gz") and (
         format == "json" or codecs.lookup(encoding).name == "utf-8"
     )
+
+
+def csv_records_span_rows(
+    source: Source,
+    *,
+    name: str | None = None,
+    encoding: str = "utf-8",
+    max_expansion: float = MAX_EXPANSION,
+) -> bool:
+    """True when the CSV ``source`` writes a record over several rows, one per element of a
+    nested list (its header has ``reviews.*``-like columns and others): such a file is read
+    whole, never in byte ranges, so that no record is cut in two.
+
+    >>> import io
+    >>> csv_records_span_rows(io.BytesIO(b"id,reviews.rating\\na,5\\n"), name="1_0.csv")
+    True
+    >>> csv_records_span_rows(io.BytesIO(b"id,name\\na,b\\n"), name="1_0.csv")
+    False
+    """
+    name = _name_of(source, name)
+    with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
+        header, _ = _csv_header(stream, name)
+    return _record_columns(_csv_plan(header)) is not None
 
 
 def is_json_document(head: bytes) -> bool:
@@ -959,6 +986,90 @@ def _csv_plan(header: list[str]) -> dict[str, list[str]]:
     return plan
 
 
+def _record_columns(plan: dict[str, list[str]]) -> tuple[list[str], list[str]] | None:
+    """(the CSV columns a record repeats on each of its rows, the nested lists spread over
+    them), or None when every row is a record of its own.
+
+    Datafiniti writes a record with a nested list (``reviews``, ``menus``, ``prices``) as one
+    CSV row per element, the record's other columns repeated on each. Consecutive rows that
+    agree on all those columns are one record; a file without dotted list columns (or with
+    nothing else) has one record per row.
+    """
+    spread = [key for key, cols in plan.items() if is_records(key) and cols != [key]]
+    own = [c for key, cols in plan.items() if key not in spread for c in cols]
+    return (own, spread) if spread and own else None
+
+
+def _same_rows(batch: pa.RecordBatch, columns: list[str]) -> np.ndarray[Any, Any]:
+    """For each row after the first, whether it agrees with the row before on ``columns``."""
+    n = batch.num_rows
+    same = np.ones(max(n - 1, 0), dtype=bool)
+    for c in columns:
+        col = batch.column(c)
+        here, before = col.slice(1), col.slice(0, n - 1)
+        eq = pc.equal(here, before)
+        if eq.null_count:  # a null agrees only with a null
+            eq = pc.if_else(pc.is_null(eq), pc.and_(pc.is_null(here), pc.is_null(before)), eq)
+        same &= np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+    return same
+
+
+def _record_starts(
+    batch: pa.RecordBatch, columns: list[str], before: pa.RecordBatch | None
+) -> np.ndarray[Any, Any]:
+    """The rows of ``batch`` that start a record; ``before`` ends with the row before it."""
+    starts = np.flatnonzero(~_same_rows(batch, columns)) + 1
+    if batch.num_rows and (
+        before is None
+        or any(
+            batch.column(c)[0].as_py() != before.column(c)[before.num_rows - 1].as_py()
+            for c in columns
+        )
+    ):
+        starts = np.concatenate([[0], starts])
+    return starts
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """The rows of ``batches`` as one batch; the list is emptied, so that a large record's
+    rows are held once, not twice, while it is converted."""
+    if len(batches) == 1:
+        return batches.pop()
+    table = pa.Table.from_batches(batches).combine_chunks(memory_pool=memory_pool())
+    batches.clear()
+    return pa.RecordBatch.from_arrays(
+        [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns],
+        schema=table.schema,
+    )
+
+
+def _records_of_rows(
+    columns: dict[str, pa.Array], starts: np.ndarray[Any, Any], spread: list[str]
+) -> dict[str, pa.Array]:
+    """One row per record: a record's first row, its ``spread`` lists joined over its rows."""
+    n = len(next(iter(columns.values())))
+    if len(starts) == n:
+        return columns
+    pool = memory_pool()
+    first = pa.array(starts)
+    out = {}
+    for key, values in columns.items():
+        if key in spread:
+            offsets = np.asarray(values.offsets.to_numpy(zero_copy_only=False))
+            joined = np.append(offsets[starts], offsets[-1]).astype(np.int32)
+            empty = joined[1:] == joined[:-1]
+            out[key] = pa.ListArray.from_arrays(
+                pa.array(joined),
+                values.values,
+                type=values.type,
+                mask=pa.array(empty) if empty.any() else None,
+                pool=pool,
+            )
+        else:
+            out[key] = values.take(first)
+    return out
+
+
 def _csv_target(header: list[str]) -> list[pa.Field]:
     fields = []
     for key, cols in _csv_plan(header).items():
@@ -1520,6 +1631,12 @@ def _csv_batches(
             return
         _check_fields(name, [f.name for f in _csv_target(header)], schema)
         plan = _csv_plan(header)
+        grain = _record_columns(plan)
+        if grain is not None and byte_range is not None:
+            raise ArgumentError(
+                f"byte_range: {name}'s records span several rows (its {grain[1][0]!r} columns):"
+                " it is read whole"
+            )
         raw: Any = _Replay(head, stream)
         if native:
             raw = stack.enter_context(pa.OSFile(os.fspath(source)))  # type: ignore[arg-type]
@@ -1546,11 +1663,15 @@ def _csv_batches(
                 source, name, len(header), e, encoding, max_expansion, block_size
             ) from None
 
-        def parsed() -> Iterator[tuple[int, pa.RecordBatch]]:
-            """(records before it, batch of text columns) for each batch Arrow reads."""
+        def parsed() -> Iterator[tuple[int, pa.RecordBatch, np.ndarray[Any, Any] | None]]:
+            """(CSV rows before it, batch of text columns, the rows that start a record or None
+            if each row is one) for each batch Arrow reads. With records spread over rows, a
+            batch ends at its last whole record: the rest is held for the next batch."""
             nonlocal read
             rows = 0
             last = None
+            held: list[pa.RecordBatch] = []  # the rows of a record that may go on
+            held_at = 0
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -1558,6 +1679,8 @@ def _csv_batches(
                     if last is not None:
                         record = rows + (0 if start else 1) - 1
                         _check_closed(source, name, last, record, byte_range, tracked)
+                    if held:
+                        yield held_at, _joined(held), np.zeros(1, dtype=np.int64)
                     return
                 except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                     raise _csv_error(
@@ -1567,20 +1690,40 @@ def _csv_batches(
                     position = raw.tell()
                     on_bytes(position - read)
                     read = position
-                yield rows, batch
+                if grain is None:
+                    yield rows, batch, None
+                elif batch.num_rows:
+                    starts = _record_starts(batch, grain[0], held[-1] if held else None)
+                    if len(starts):
+                        end = int(starts[-1])
+                        whole, at = [*held, batch.slice(0, end)], held_at if held else rows
+                        n_held = sum(b.num_rows for b in held)
+                        # The held rows start a record; without them, so does row 0.
+                        first = starts[:-1] + n_held
+                        if held:
+                            first = np.concatenate([[0], first])
+                        held, held_at = [batch.slice(end)], rows + end
+                        if n_held + end:
+                            yield at, _joined(whole), first  # (``whole`` let go of)
+                    else:
+                        held.append(batch)
                 rows += batch.num_rows
                 last = batch if batch.num_rows else last
 
+        def convert(
+            item: tuple[int, pa.RecordBatch, np.ndarray[Any, Any] | None],
+        ) -> dict[str, pa.Array]:
+            columns = _csv_columns(item[1], schema, plan)
+            if grain is None or item[2] is None:
+                return columns
+            return _records_of_rows(columns, item[2], grain[1])
+
         with contextlib.closing(reader):
-            for (rows, batch), done in _converted(
-                parsed(),
-                lambda item: _csv_columns(item[1], schema, plan),
-                threads,
-                release=release_memory,
-            ):
+            for item, done in _converted(parsed(), convert, threads, release=release_memory):
                 try:
-                    yield done.result()
+                    columns = done.result()
                 except _BadValue:
+                    rows, batch, _ = item
                     i, bad, more = _csv_bad_values(batch, schema, plan)
                     record = rows + i + (0 if start else 1)  # the header is record 0
                     if start:
@@ -1589,6 +1732,8 @@ def _csv_batches(
                         line = _csv_line(source, name, encoding, max_expansion, record)
                     where = f"line {line}: " if line else f"record {record}: "
                     raise bad.error(name, where, line, more) from None
+                del item, done  # the text is let go of while the columns are used
+                yield columns
 
 
 # --- JSON lines ---------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from dfkit.resultfiles import (
     ResultFileNotFound,
     Source,
     can_read_in_ranges,
+    csv_records_span_rows,
     discover,
     file_format,
     is_json_document,
@@ -205,11 +206,13 @@ def _ranges(
     if size <= part_bytes:
         return None
     with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as f:
+        f.seek(0)
         if fmt == "json":
-            f.seek(0)
             if is_json_document(f.read(DOCUMENT_HEAD)):
                 return None  # one document (a search answer): read whole, as locally
             ranges = json_ranges(size, part_bytes)
+        elif csv_records_span_rows(f, name=_name(file), encoding=encoding):
+            return None  # a record's rows stay together: read whole
         else:
             ranges = csv_ranges(f, size, part_bytes)
     return ranges if len(ranges) > 1 else None

@@ -17,7 +17,8 @@ from dfkit import ResultFileError, read_results
 from dfkit.ranges import csv_ranges, json_ranges
 from dfkit.resultfiles import read_result_batches, result_schema
 
-HEADER = ["id", "reviews.text", "reviews.rating", "postalCode"]
+# Top-level columns: a record per row, as in files that may be cut into ranges.
+HEADER = ["id", "text", "rating", "postalCode"]
 
 
 def _csv(rows: list[list[str]], bom: bool = False) -> bytes:

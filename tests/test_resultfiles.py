@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dfkit import ResultFileError, read_results, resultfiles, results_to_parquet
+from dfkit import ArgumentError, ResultFileError, read_results, resultfiles, results_to_parquet
 from dfkit.catalog import TIMESTAMP
 from dfkit.resultfiles import memory_pool, read_result_batches, result_schema
 
@@ -64,6 +64,15 @@ def test_open_files_and_byte_ranges_read_the_same_records(tmp_path: Path) -> Non
     ]
     assert pa.concat_tables(parts).equals(whole)
     assert whole.column("download_id").unique().to_pylist() == ["4"]
+
+
+def test_a_csv_whose_records_span_rows_is_never_read_in_ranges(tmp_path: Path) -> None:
+    path = tmp_path / "4_0.csv"
+    path.write_text("id,reviews.rating\na,5\na,4\nb,3\n")
+    assert resultfiles.csv_records_span_rows(path)
+    assert not resultfiles.csv_records_span_rows(io.BytesIO(b"id,rating\na,5\n"), name="4_0.csv")
+    with pytest.raises(ArgumentError, match=r"^byte_range: 4_0\.csv's records span several rows"):
+        _table(path, result_schema([path]), byte_range=(0, 20))
 
 
 def test_byte_ranges_cut_at_any_byte_read_each_record_once(tmp_path: Path) -> None:
@@ -184,14 +193,35 @@ def test_real_csv_values_are_kept_against_a_plain_string_read(name: str) -> None
         ),
     )
     schema = result_schema([path], encoding=encoding)
-    typed = _table(path, schema, encoding=encoding).to_pylist()
-    assert len(typed) == raw.num_rows
+    typed = iter(_table(path, schema, encoding=encoding).to_pylist())
+    spread: dict[str, list[str]] = {}  # nested list -> its CSV columns, one element per row
     for col in raw.schema.names:
         parent, _, child = col.partition(".")
-        nested = bool(child) and parent in schema.names and col not in schema.names
-        for text, row in zip(raw.column(col).to_pylist(), typed, strict=True):
-            value = (row[parent] or [{}])[0].get(child) if nested else row[col]
-            _same(col, text, value)
+        if child and parent in schema.names and col not in schema.names:
+            spread.setdefault(parent, []).append(col)
+    own = [c for c in raw.schema.names if not any(c in cols for cols in spread.values())]
+    texts = {c: raw.column(c).to_pylist() for c in raw.schema.names}
+    # Each CSV row is a row of one record: the record's own cells (repeated on its rows) and
+    # the next element of each nested list whose cells the row fills.
+    record: dict[str, object] = {}
+    used: dict[str, int] = {}
+    before = None
+    for i in range(raw.num_rows):
+        mine = [texts[c][i] for c in own]
+        if mine != before:
+            assert all(n == len(record[p] or []) for p, n in used.items()), "elements left"
+            record, used, before = next(typed), dict.fromkeys(spread, 0), mine
+            for c in own:
+                _same(c, texts[c][i], record[c])
+        for parent, cols in spread.items():
+            if all(texts[c][i] is None for c in cols):
+                continue
+            element = record[parent][used[parent]]  # type: ignore[index]
+            used[parent] += 1
+            for c in cols:
+                _same(c, texts[c][i], element[c.partition(".")[2]])
+    assert all(n == len(record[p] or []) for p, n in used.items()), "elements left"
+    assert next(typed, None) is None, "a record no CSV row holds"
 
 
 def _same(col: str, text: str | None, value: object) -> None:

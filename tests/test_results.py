@@ -24,6 +24,8 @@ import pytest
 import dfkit
 from dfkit import DiskFullError, ResultFileError, read_results, results_to_parquet
 from dfkit.catalog import TIMESTAMP
+from dfkit.resultfiles import read_result_batches, result_schema
+from dfkit.testing import FakeDatafiniti
 
 TS = pd.Timestamp
 
@@ -101,6 +103,75 @@ def test_csv_and_json_of_the_same_data_give_the_same_columns(tmp_path: Path) -> 
     df = read_results(tmp_path)
     assert df["prices"][1][0]["dateSeen"] == [TS("2020-01-02", tz="UTC").to_pydatetime()]
     assert df["prices"][1][0]["isSale"] is False
+
+
+def test_a_csv_record_written_over_several_rows_is_one_row(tmp_path: Path) -> None:
+    # Datafiniti writes one row per review (or price), repeating the record's other cells.
+    body = (
+        "id,name,reviews.rating,reviews.text,prices.amountMax\n"
+        "a,A,5,good,\n"
+        "a,A,3,,9.5\n"
+        "a,A,,,\n"  # a row with no element adds none
+        "b,B,4,ok,\n"
+        "b,B2,2,,\n"  # same id, another name: not merged, so nothing is lost
+        "c,C,,,\n"
+    )
+    (tmp_path / "4_0.csv").write_text(body)
+    df = read_results(tmp_path)
+    assert df["id"].tolist() == ["a", "b", "b", "c"]
+    assert df["name"].tolist() == ["A", "B", "B2", "C"]
+    assert [r["rating"] for r in df["reviews"][0]] == [5.0, 3.0]
+    assert df["reviews"][0][0]["text"] == "good" and df["reviews"][0][1]["text"] is None
+    assert [p["amountMax"] for p in df["prices"][0]] == [9.5] and pd.isna(df["prices"][1])
+    assert pd.isna(df["reviews"][3])
+    by_review = read_results(tmp_path, per="reviews")
+    assert by_review["id"].tolist() == ["a", "a", "b", "b"]
+    assert by_review["reviews.rating"].tolist() == [5.0, 3.0, 4.0, 2.0]
+    # The same records however the file falls into blocks (a record cut by a block's end is
+    # held for the next), with one converting thread or several.
+    rows = "".join(f"r{i // 7},N{i // 7},{i % 5},t{i},\n" for i in range(3000))
+    (tmp_path / "4_0.csv").write_text(
+        "id,name,reviews.rating,reviews.text,prices.amountMax\n" + rows
+    )
+    whole = read_results(tmp_path)
+    assert len(whole) == 429 and whole["reviews"].map(len).tolist() == [7] * 428 + [4]
+    path = tmp_path / "4_0.csv"
+    schema = result_schema([path])
+    one_block = pa.Table.from_batches(list(read_result_batches(path, schema)), schema=schema)
+    assert one_block.num_rows == 429
+    for threads in (1, 3):
+        batches = list(read_result_batches(path, schema, block_size=2000, threads=threads))
+        assert len(batches) > 10
+        assert pa.Table.from_batches(batches, schema=schema).equals(one_block)
+
+
+def test_csv_and_json_results_of_the_same_records_give_the_same_frame(tmp_path: Path) -> None:
+    for data_type in ("business", "product", "property", "people"):
+        frames = []
+        for fmt, ext in (("CSV", "csv"), ("JSON", "txt")):
+            with FakeDatafiniti(records_per_file=60) as fake:
+                fake.add_download(
+                    {
+                        "id": "7",
+                        "status": "completed",
+                        "format": fmt,
+                        "data_type": data_type,
+                        "num_records": 60,
+                        "results": ["x"],
+                    }
+                )
+                (tmp_path / f"7_0.{ext}").write_bytes(fake.result_body(7, 0))
+            frames.append(read_results(tmp_path / f"7_0.{ext}").drop(columns="source_file"))
+        from_csv, from_json = frames
+        assert len(from_csv) == 60 and set(from_csv.columns) == set(from_json.columns)
+        for col in from_csv.columns:
+            assert from_csv[col].dtype == from_json[col].dtype, (data_type, col)
+            # A CSV cannot tell a record's empty list from no list: both read as null.
+            assert _nulled(from_csv[col]) == _nulled(from_json[col]), (data_type, col)
+
+
+def _nulled(values: pd.Series) -> list[object]:
+    return [None if v is pd.NA or (isinstance(v, list) and not v) else v for v in values]
 
 
 def test_json_lines_keep_their_nesting_typed(tmp_path: Path) -> None:

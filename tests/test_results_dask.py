@@ -242,7 +242,7 @@ def test_large_csv_is_split_at_records_never_inside_quotes(
     rows = [
         f'R{i},"Great\nstay, ""really""\n{"x" * (i % 7)}",{i % 5},0{i:04d}\n' for i in range(60)
     ]
-    (d / "8_0.csv").write_text("id,reviews.text,reviews.rating,postalCode\n" + "".join(rows))
+    (d / "8_0.csv").write_text("id,text,rating,postalCode\n" + "".join(rows))
     (d / "8_1.csv").write_text('id,reviews.text\nS1,"5"" screen"\nS2,fine\n')
     monkeypatch.setattr(results_dask, "PART_BYTES", 300)
     ddf = read_results(d, engine="dask")
@@ -254,6 +254,26 @@ def test_large_csv_is_split_at_records_never_inside_quotes(
     from_s3 = read_results(_upload(s3, d, "split"), engine="dask", storage_options=s3)
     assert from_s3.npartitions == ddf.npartitions
     _same_frame(from_s3, read_results(d))
+
+
+def test_a_csv_whose_records_span_rows_is_one_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dask()
+    import dask
+
+    from dfkit import results_dask
+
+    # 40 records of 5 reviews each: ranges of 300 bytes would cut records in two.
+    rows = "".join(f"R{i // 5},{i % 5},t{i}\n" for i in range(200))
+    (tmp_path / "8_0.csv").write_text("id,reviews.rating,reviews.text\n" + rows)
+    monkeypatch.setattr(results_dask, "PART_BYTES", 300)
+    with dask.config.set(scheduler="synchronous"):
+        ddf = read_results(tmp_path, engine="dask")
+        assert ddf.npartitions == 1
+        local = read_results(tmp_path)
+        assert len(local) == 40
+        _same_frame(ddf, local)
 
 
 def test_read_results_dask_on_the_threaded_scheduler(mixed: Path) -> None:
