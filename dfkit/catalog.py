@@ -537,16 +537,31 @@ def is_records(path: str) -> bool:
     return f is not None and f.kind == "records"
 
 
-def split_rule(path: str) -> Literal["urls", "list"]:
-    """How a CSV cell of a multi-valued field is split (see :data:`SPLIT_RULES`).
+def split_rule(path: str) -> Literal["urls", "keys", "list"]:
+    """Return how a CSV cell of the multi-valued field ``path`` is split into its values.
 
-    Datafiniti joins the values of a CSV cell with a bare ``,``. A category name may itself
-    hold ``", "`` (``Health, Household & Baby Care``), so a list is split only at a comma not
-    followed by a space; a URL may hold any comma, so URL lists are split only where the next
-    value starts (``,http``).
+    Datafiniti joins the values of a CSV cell with a bare ``,``:
+
+    - ``"list"``: a category name may itself hold ``", "`` (``Health, Household & Baby
+      Care``), so a list is split only at a comma not followed by a space;
+    - ``"urls"`` (``*URLs``, ``*URL``, ``websites``): a URL may hold any comma, so URL lists
+      are split only where the next value starts (``,http``);
+    - ``"keys"``: as a list, except within an *address key*. Business and property keys are
+      ``country/province/city/address[/hash]`` (``us/tx/austin/100congressave/-1234``), and the
+      address keeps the address's own commas (``us/ms/tupelo/3581nglosterst,stec/-1055723171``
+      for "3581 N Gloster St, Ste C"). An address key is a value that starts with two
+      lowercase letters and ``/`` and has three ``/`` before any comma; once a cell has one,
+      a comma after it splits only where the next address key starts. Product keys
+      (``brand/number``, ``site.com-id``, bare UPCs) hold no commas, and are split at every
+      comma until an address key comes.
+
+    >>> split_rule("categories"), split_rule("reviews.sourceURLs"), split_rule("keys")
+    ('list', 'urls', 'keys')
     """
     last = path.rsplit(".", 1)[-1]
-    return "urls" if last.endswith(("URLs", "URL")) or last == "websites" else "list"
+    if last.endswith(("URLs", "URL")) or last == "websites":
+        return "urls"
+    return "keys" if last == "keys" else "list"
 
 
 def _type_text(t: pa.DataType) -> str:

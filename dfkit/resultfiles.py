@@ -647,7 +647,7 @@ def _one_each(values: pa.Array, valid: np.ndarray[Any, Any], t: pa.ListType) -> 
     )
 
 
-_COMMA, _SPACE = ord(","), ord(" ")
+_COMMA, _SPACE, _SLASH, _A, _Z = ord(","), ord(" "), ord("/"), ord("a"), ord("z")
 #: What follows a comma that starts the next URL (``https?://`` or ``//``), as the bytes'
 #: little-endian integer and how many bytes it has.
 _URL_STARTS = [(int.from_bytes(b, "little"), len(b)) for b in (b"https://", b"http://", b"//")]
@@ -661,6 +661,8 @@ def _split_cells(values: pa.Array, path: str) -> pa.ListArray:
     cell, a null staying null, in one pass over the cells' bytes: numpy finds the commas that
     split (a comma and what follows it are ASCII, never part of a multibyte UTF-8 character);
     the cells' bytes are then cut into items and those commas, and Arrow keeps the items.
+    ``keys`` are split as other lists, but for the commas inside an address key
+    (:func:`dfkit.catalog.split_rule`; see :func:`_key_commas`).
     """
     if values.type != pa.string():
         values = values.cast(pa.string())
@@ -678,12 +680,15 @@ def _split_cells(values: pa.Array, path: str) -> pa.ListArray:
     commas = np.flatnonzero(data[first : first + size] == _COMMA) + first
     cell = np.searchsorted(starts, commas, side="right") - 1  # among the non-null cells
     left = ends[cell] - commas - 1  # the bytes after each comma in its cell
+    rule = split_rule(path)
     if not len(commas):
         split = np.zeros(0, dtype=bool)
-    elif split_rule(path) == "urls":
+    elif rule == "urls":
         split = _url_commas(data, commas, left)
     else:
         split = (left == 0) | (data[np.minimum(commas + 1, len(data) - 1)] != _SPACE)
+        if rule == "keys":
+            split &= _key_commas(data, commas, cell, starts, ends, first, size)
     at, at_cell = commas[split], cell[split]
     m, v = len(at), len(starts)
     per_cell = np.bincount(at_cell, minlength=v)
@@ -736,6 +741,57 @@ def _url_commas(
         mask = np.uint64((1 << (8 * k)) - 1)
         split |= (left >= k) & ((ahead & mask) == np.uint64(start))
     return split
+
+
+def _key_commas(
+    data: np.ndarray[Any, Any],
+    commas: np.ndarray[Any, Any],
+    cell: np.ndarray[Any, Any],
+    starts: np.ndarray[Any, Any],
+    ends: np.ndarray[Any, Any],
+    first: int,
+    size: int,
+) -> np.ndarray[Any, Any]:
+    """Which of ``commas`` (in ``cell`` of the cells ``starts``..``ends``) may split a keys
+    cell: those before the cell's first address key, and those that start another one.
+
+    An address key (``us/ms/tupelo/3581nglosterst,stec/-1055723171``) starts with two
+    lowercase letters and ``/``, and has three ``/`` before the next comma (or its cell's end);
+    its address may hold commas, which a comma-joined list of keys cannot tell from the commas
+    between keys, but only another address key follows an address key in a real cell.
+    """
+    slashes = np.flatnonzero(data[first : first + size] == _SLASH) + first
+    same = np.zeros(len(commas), dtype=bool)
+    same[:-1] = cell[1:] == cell[:-1]
+    after_stop = np.where(same, np.roll(commas, -1), ends[cell])  # the next comma or the end
+    has = np.bincount(cell, minlength=len(starts)) > 0
+    first_comma = np.searchsorted(cell, np.arange(len(starts)), side="left")
+    start_stop = np.where(has, commas[np.minimum(first_comma, len(commas) - 1)], ends)
+    after = _address_keys(data, slashes, commas + 1, after_stop)
+    at_start = _address_keys(data, slashes, starts, start_stop)
+    # Whether an address key came before each comma in its cell: at its start, or after an
+    # earlier comma of the cell.
+    before = np.zeros(len(commas) + 1, dtype=np.int64)
+    np.cumsum(after, out=before[1:])
+    seen = at_start[cell] | (before[:-1] > before[first_comma[cell]])
+    ok: np.ndarray[Any, Any] = after | ~seen
+    return ok
+
+
+def _address_keys(
+    data: np.ndarray[Any, Any],
+    slashes: np.ndarray[Any, Any],
+    at: np.ndarray[Any, Any],
+    stop: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """Whether an address key starts at each of ``at`` (a value running to ``stop``): two
+    lowercase letters, ``/``, and three ``/`` in all before ``stop``."""
+    last = len(data) - 1
+    a, b = data[np.minimum(at, last)], data[np.minimum(at + 1, last)]
+    letters = (a >= _A) & (a <= _Z) & (b >= _A) & (b <= _Z)
+    n_slashes = np.searchsorted(slashes, stop) - np.searchsorted(slashes, at)
+    ok: np.ndarray[Any, Any] = letters & (data[np.minimum(at + 2, last)] == _SLASH)
+    return ok & (n_slashes >= 3)
 
 
 def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:

@@ -493,6 +493,90 @@ def test_comma_lists_split_exactly_by_the_rules(
         assert table.column(field).to_pylist() == expected
 
 
+#: The README's rule for ``keys``, as Python: split as a list, but within an address key
+#: (``country/province/city/address...``, whose address keeps its commas) a comma splits only
+#: where another address key starts.
+ADDRESS_KEY = re.compile(r"[a-z]{2}/[^/,]*/[^/,]*/")
+
+
+def _split_keys(cell: str) -> list[str]:
+    keys: list[str] = []
+    seen = False
+    for piece in re.split(r",(?! )", cell):
+        starts = ADDRESS_KEY.match(piece) is not None
+        if keys and seen and not starts:
+            keys[-1] += "," + piece
+        else:
+            keys.append(piece)
+        seen |= starts
+    return keys
+
+
+def test_a_key_holding_a_comma_stays_whole(tmp_path: Path) -> None:
+    # Real keys of the fast-food file: the address's comma is kept ("0 Randolph AFB,",
+    # "3581 N Gloster St, Ste C"); a list of keys still splits, address keys or product ones.
+    (tmp_path / "k_0.csv").write_text(
+        "id,keys\n"
+        'a,"us/tx/randolphafb/0randolphafb,/-2061630068"\n'
+        'b,"us/ms/tupelo/3581nglosterst,stec/-1055723171,us/ms/tupelo/3581nglosterst/-1"\n'
+        'c,"us/in/anderson/cccampanarvalencia3,manueldefalla,13/-2061630068"\n'
+        'd,"amazonbasics/hl002619,0841710106442,walmart.com-142934664"\n'
+        'e,"0841710106442,us/ny/nyc/1broadway,ste2/-5,us/ny/nyc/1broadway/-5"\n'
+    )
+    assert read_results(tmp_path / "k_0.csv")["keys"].tolist() == [
+        ["us/tx/randolphafb/0randolphafb,/-2061630068"],
+        ["us/ms/tupelo/3581nglosterst,stec/-1055723171", "us/ms/tupelo/3581nglosterst/-1"],
+        ["us/in/anderson/cccampanarvalencia3,manueldefalla,13/-2061630068"],
+        ["amazonbasics/hl002619", "0841710106442", "walmart.com-142934664"],
+        ["0841710106442", "us/ny/nyc/1broadway,ste2/-5", "us/ny/nyc/1broadway/-5"],
+    ]
+
+
+KEY_CELL = st.lists(
+    st.sampled_from([",", ", ", "us/", "a/", "/", "b", "-1", "ab", "é", "\n"]), max_size=10
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells=st.lists(KEY_CELL, max_size=12), block=st.sampled_from([None, 96]))
+def test_keys_split_exactly_by_the_rule(cells: list[str], block: int | None) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([["id", "keys"], *([str(i), c] for i, c in enumerate(cells))])
+    body = buffer.getvalue().encode()
+    schema = result_schema([io.BytesIO(body)], names=["1_0.csv"])
+    batches = read_result_batches(io.BytesIO(body), schema, name="1_0.csv", block_size=block)
+    keys = pa.Table.from_batches(list(batches), schema).column("keys").to_pylist()
+    assert keys == [_split_keys(c) if c else None for c in cells]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fast_food_restaurants_FastFoodRestaurants.csv",
+        "pizza_menus_8358_1.csv",
+        "amazon_reviews_7817_1_first100.csv",
+        "amazon_reviews_May19_first999_bom.csv",
+    ],
+)
+def test_real_keys_split_into_whole_keys(name: str) -> None:
+    # Business files hold address keys only: every value starts one (none is the tail of
+    # an address cut at its comma). Product keys ("brand/number", UPCs) hold no comma.
+    path = _real(name)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        cells = [row["keys"] for row in csv.DictReader(f)]
+    keys = read_results(path)["keys"].tolist()
+    assert [list(k) for k in keys] == [_split_keys(c) for c in cells]
+    values = [v for k in keys for v in k]
+    if name.startswith(("fast_food", "pizza")):
+        assert all(ADDRESS_KEY.match(v) for v in values)
+    else:
+        assert all(re.fullmatch(r"[^/,]+/[^/,]+|[0-9]+", v) for v in values)
+    if name.startswith("fast_food"):
+        assert ["us/tx/randolphafb/0randolphafb,/-2061630068"] in [list(k) for k in keys]
+        assert sum("," in v for v in values) == 7  # the seven addresses with a comma
+
+
 def test_a_quoted_crlf_cut_by_a_block_boundary_keeps_its_lf(tmp_path: Path) -> None:
     # Arrow drops the LF after a CR that ends one of its buffers, inside quotes too
     # (apache/arrow#51368): the CRLF in "p\r\nq" is moved across every block boundary.
