@@ -310,6 +310,7 @@ class _Input(io.RawIOBase):
         encoding: str,
         max_expansion: float,
         on_bytes: Callable[[int], None] | None,
+        at_start: bool = True,
     ) -> None:
         self.name_ = name
         self._raw = raw
@@ -331,7 +332,9 @@ class _Input(io.RawIOBase):
         self._encoding = encoding
         self._pending = b""
         self._eof = False
-        self.lines_hint = 0
+        # Line breaks decoded so far, to name a decode error's line (None: read from within
+        # the file, where the line is not known).
+        self._lines: int | None = 0 if at_start else None
 
     def readable(self) -> bool:
         return True
@@ -376,14 +379,28 @@ class _Input(io.RawIOBase):
                 else:
                     text = self._decoder.decode(data)
             except UnicodeDecodeError as e:
-                raise ResultFileError(
-                    f"{self.name_}: not valid {self._encoding} ({e.reason}); pass the file's "
-                    "encoding as encoding=",
-                    path=self.name_,
-                ) from None
+                raise self._decode_error(e) from None
+            if self._lines is not None:
+                self._lines += text.count("\n")
             self._pending += text.encode("utf-8")
         out, self._pending = self._pending[:n], self._pending[n:]
         return out
+
+    def _decode_error(self, e: UnicodeDecodeError) -> ResultFileError:
+        """The error for bytes that are not ``encoding``: their line, the byte, and latin-1
+        (which reads any byte) to try."""
+        line = None
+        if self._lines is not None:
+            before = e.object[: e.start].decode(self._encoding, errors="replace")
+            line = self._lines + before.count("\n") + 1
+        where = f"line {line}: " if line else ""
+        byte = e.object[e.start : e.start + 1].hex()
+        return ResultFileError(
+            f"{self.name_}: {where}not valid {self._encoding} ({e.reason}: byte 0x{byte}); "
+            "pass the file's encoding as encoding= (encoding='latin-1' reads any bytes)",
+            path=self.name_,
+            line=line,
+        )
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
@@ -438,13 +455,25 @@ def _open(
             if seek:
                 raw.seek(seek)
             yield _Input(
-                raw, name, gz=gz, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
+                raw,
+                name,
+                gz=gz,
+                encoding=encoding,
+                max_expansion=max_expansion,
+                on_bytes=on_bytes,
+                at_start=not seek,
             )
     else:
         if seek:
             source.seek(seek)
         yield _Input(
-            source, name, gz=gz, encoding=encoding, max_expansion=max_expansion, on_bytes=on_bytes
+            source,
+            name,
+            gz=gz,
+            encoding=encoding,
+            max_expansion=max_expansion,
+            on_bytes=on_bytes,
+            at_start=not seek,
         )
 
 
@@ -1406,19 +1435,46 @@ def _csv_field_count_problem(
     return None
 
 
-def _not_utf8_error(name: str, line: int | None, reason: str, byte: int) -> ResultFileError:
+#: The bytes cp1252 leaves undefined (Python's codec refuses them); latin-1 reads any byte.
+_CP1252_UNDEFINED = re.compile(b"[\x81\x8d\x8f\x90\x9d]")
+
+
+def _suggested_encoding(cp1252_reads: bool) -> str:
+    """The ``encoding=`` to suggest for bytes that are not UTF-8: cp1252 (what most such
+    files are) when it reads them all, else latin-1 (which reads any)."""
+    return "cp1252" if cp1252_reads else "latin-1"
+
+
+def _not_utf8_error(
+    name: str, line: int | None, reason: str, byte: int, encoding: str
+) -> ResultFileError:
     where = f"line {line}: " if line else ""
     return ResultFileError(
         f"{name}: {where}not valid UTF-8 ({reason} at byte {byte}); "
-        "pass encoding= (for example encoding='cp1252') to read it",
+        f"pass encoding= (for example encoding={encoding!r}) to read it",
         path=name,
         line=line,
     )
 
 
-def _check_utf8(name: str, first_line: int, block: bytes | memoryview) -> None:
+def _cp1252_reads_file(source: str | os.PathLike[str], name: str, max_expansion: float) -> bool:
+    """Whether cp1252 reads every byte of the file (uncompressed)."""
+    with _open(source, name, encoding="utf-8", max_expansion=max_expansion) as stream:
+        while chunk := stream.read(1 << 22):
+            if _CP1252_UNDEFINED.search(chunk):
+                return False
+    return True
+
+
+def _check_utf8(
+    name: str,
+    first_line: int,
+    block: bytes | memoryview,
+    cp1252_reads_file: Callable[[], bool] | None = None,
+) -> None:
     """Raise the error for the first bytes of ``block`` that are not UTF-8 (first_line: the
-    number of its first line, 0 if unknown)."""
+    number of its first line, 0 if unknown). The encoding it suggests reads every byte of
+    the file (by ``cp1252_reads_file``), or of the block when the file cannot be read again."""
     whole = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(),
         1,
@@ -1435,18 +1491,36 @@ def _check_utf8(name: str, first_line: int, block: bytes | memoryview) -> None:
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
         line = first_line + data.count(b"\n", 0, e.start) if first_line else None
-        raise _not_utf8_error(name, line, e.reason, e.start - line_start) from None
+        reads = not _CP1252_UNDEFINED.search(data)
+        if reads and cp1252_reads_file is not None:
+            reads = cp1252_reads_file()
+        raise _not_utf8_error(
+            name, line, e.reason, e.start - line_start, _suggested_encoding(reads)
+        ) from None
 
 
 def _not_utf8(source: Source, name: str, encoding: str, max_expansion: float) -> ResultFileError:
+    """The error for a file that is not UTF-8: its first line that is not, and an encoding
+    that reads all of its bytes (the file is read to its end for that)."""
+    found: tuple[int, str, int] | None = None
+    reads = True
     with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
-        for lineno, raw in enumerate(io.BufferedReader(stream), 1):
+        lines = io.BufferedReader(stream)
+        for lineno, raw in enumerate(lines, 1):
+            reads = reads and not _CP1252_UNDEFINED.search(raw)
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                return _not_utf8_error(name, lineno, e.reason, e.start)
+                found = (lineno, e.reason, e.start)
+                break
+        while reads and (chunk := lines.read(1 << 22)):
+            reads = not _CP1252_UNDEFINED.search(chunk)
+    if found is not None:
+        return _not_utf8_error(name, *found, _suggested_encoding(reads))
     return ResultFileError(
-        f"{name}: not valid UTF-8; pass encoding= (for example encoding='cp1252')", path=name
+        f"{name}: not valid UTF-8; pass encoding= (for example "
+        f"encoding={_suggested_encoding(reads)!r})",
+        path=name,
     )
 
 
@@ -1859,9 +1933,10 @@ def _parse_lines(name: str, first_line: int, block: bytes) -> list[dict[str, Any
             obj = json.loads(line) if _LONG_DIGITS.search(line) else orjson.loads(line)
         except (ValueError, UnicodeDecodeError) as e:
             if isinstance(e, UnicodeDecodeError) or "utf-8" in str(e).lower():
+                encoding = _suggested_encoding(not _CP1252_UNDEFINED.search(block))
                 raise ResultFileError(
                     f"{name}: {where}not valid UTF-8; pass encoding= (for example "
-                    "encoding='cp1252') to read it",
+                    f"encoding={encoding!r}) to read it",
                     path=name,
                     line=lineno,
                 ) from None
@@ -1999,10 +2074,15 @@ def _json_batches(
         )
 
         utf8 = codecs.lookup(encoding).name == "utf-8"  # else the stream decoded it
+        reads_file = (
+            (lambda: _cp1252_reads_file(source, name, max_expansion))
+            if isinstance(source, (str, os.PathLike))
+            else None
+        )
 
         def convert(block: tuple[int, bytes | memoryview]) -> dict[str, pa.Array]:
             if utf8:  # Arrow's JSON parser does not check it
-                _check_utf8(name, *block)
+                _check_utf8(name, *block, reads_file)
             return _json_columns(name, schema, *block)
 
         for _, done in _converted(blocks, convert, threads, release=release_memory):

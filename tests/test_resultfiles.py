@@ -312,6 +312,16 @@ def test_real_json_lines_and_search_answer() -> None:
     assert prop["fees"].notna().sum() == 17
 
 
+def test_the_real_hotel_file_reads_with_the_encoding_suggested() -> None:
+    # Not UTF-8, and not cp1252 either: line 788 holds 0x81, which cp1252 leaves undefined.
+    path = _real("hotel_reviews_7282_1_subset_nonutf8.csv")
+    with pytest.raises(ResultFileError, match=r"line 4: not valid UTF-8.*'latin-1'"):
+        read_results(path)
+    with pytest.raises(ResultFileError, match=r"^hotel\S+\.csv: line 788: not valid cp1252"):
+        read_results(path, encoding="cp1252")
+    assert len(read_results(path, encoding="latin-1")) == 1628
+
+
 def test_subsets_of_a_real_file_give_the_same_parquet_schema(tmp_path: Path) -> None:
     path = _real("fast_food_restaurants_FastFoodRestaurants.csv")
     with open(path, newline="", encoding="utf-8") as f:

@@ -268,6 +268,49 @@ def test_json_lines_that_are_not_utf8_are_refused_where_they_are(tmp_path: Path)
     assert read_results(tmp_path)["name"].tolist() == ["Café ü"]
 
 
+def _suggested(error: ResultFileError) -> str:
+    found = re.search(r"encoding='([^']+)'", str(error))
+    assert found, str(error)
+    return found.group(1)
+
+
+@pytest.mark.parametrize("name", ["5_0.csv", "5_1.txt"])
+@pytest.mark.parametrize(
+    ("head", "tail", "suggested"),
+    [
+        (b"", b"", "cp1252"),
+        (b"", b"\x90", "latin-1"),  # cp1252 has no 0x90: past the first bad line
+        (b"\xc3\x81", b"", "latin-1"),  # UTF-8 "\u00c1" (0xc3 0x81) before the first bad line
+    ],
+)
+def test_the_encoding_suggested_reads_the_file(
+    tmp_path: Path, name: str, head: bytes, tail: bytes, suggested: str
+) -> None:
+    # cp1252 leaves 0x81, 0x8d, 0x8f, 0x90 and 0x9d undefined: a file holding one is read by
+    # latin-1 (any bytes), and the encoding suggested must read the whole file.
+    values = [b"A" + head, b"Caf\xe9", *[b"x"] * 3000, b"Z" + tail]
+    if name.endswith(".csv"):
+        body = b"name\n" + b"".join(v + b"\n" for v in values)
+    else:
+        body = b"".join(b'{"name": "' + v + b'"}\n' for v in values)
+    (tmp_path / name).write_bytes(body)
+    with pytest.raises(ResultFileError, match=r"line \d+: not valid UTF-8") as info:
+        read_results(tmp_path / name)
+    assert _suggested(info.value) == suggested
+    assert len(read_results(tmp_path / name, encoding=suggested)) == len(values)
+
+
+def test_bytes_the_encoding_lacks_name_their_line(tmp_path: Path) -> None:
+    (tmp_path / "6_0.csv").write_bytes(b"name\r\n" + b"x\r\n" * 5000 + b"\x81\r\n")
+    (tmp_path / "6_1.txt").write_bytes(b'{"name": "x"}\n' * 5000 + b'{"name": "\x8d"}\n')
+    for name, line, byte in (("6_0.csv", 5002, "81"), ("6_1.txt", 5001, "8d")):
+        message = rf"^{re.escape(name)}: line {line}: not valid cp1252 \(.*byte 0x{byte}\); "
+        with pytest.raises(ResultFileError, match=message + ".*encoding='latin-1'") as info:
+            read_results(tmp_path / name, encoding="cp1252")
+        assert info.value.line == line
+        assert len(read_results(tmp_path / name, encoding="latin-1")) == 5001
+
+
 @pytest.mark.parametrize(
     ("name", "text", "field"),
     [
