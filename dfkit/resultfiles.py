@@ -1035,6 +1035,14 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
     return header, head
 
 
+def _header_is_the_file(head: bytes, stream: _Input) -> bool:
+    """Whether the file is its header alone, without a line break: ``head`` (the bytes
+    :func:`_csv_header` read) holds none, closes its quotes, and ``stream`` is at its end."""
+    if b"\n" in head or b"\r" in head or head.count(b'"') % 2:
+        return False
+    return not stream.read(1)  # read to the end already, unless the header is over 16 MB
+
+
 class _Replay(io.RawIOBase):
     """``head`` then the rest of ``stream``."""
 
@@ -1760,6 +1768,8 @@ def _csv_batches(
         if not header:
             return
         _check_fields(name, [f.name for f in _csv_target(header)], schema)
+        if _header_is_the_file(head, stream):
+            return  # no records (Arrow refuses a file without a line break: "Empty CSV")
         plan = _csv_plan(header)
         grain = _record_columns(plan)
         if grain is not None and byte_range is not None:

@@ -268,6 +268,38 @@ def test_json_lines_that_are_not_utf8_are_refused_where_they_are(tmp_path: Path)
     assert read_results(tmp_path)["name"].tolist() == ["Café ü"]
 
 
+@pytest.mark.parametrize(
+    "body", [b"id,name", b"\xef\xbb\xbfid,name", b"id,name\n", b"id,name\r\n", b"id,name\r"]
+)
+def test_a_csv_header_alone_is_no_records_with_its_columns(tmp_path: Path, body: bytes) -> None:
+    # Without a line break after the header too (Arrow calls that an "Empty CSV file").
+    (tmp_path / "2_0.csv").write_bytes(body)
+    df = read_results(tmp_path / "2_0.csv")
+    assert (len(df), list(df.columns)) == (0, ["id", "name", "download_id", "source_file"])
+    out = results_to_parquet(tmp_path / "2_0.csv", tmp_path / "o.parquet")
+    table = pq.read_table(out)
+    assert (table.num_rows, table.schema.names) == (0, list(df.columns))
+    schema = result_schema([io.BytesIO(body)], names=["2_0.csv"])
+    batches = read_result_batches(io.BytesIO(body), schema, name="2_0.csv")
+    assert sum(b.num_rows for b in batches) == 0
+
+
+@pytest.mark.parametrize("name", ["3_0.csv", "3_1.txt"])
+def test_an_empty_file_is_no_records_and_no_columns(tmp_path: Path, name: str) -> None:
+    # Its fields cannot be known: alone it gives the columns dfkit adds, beside another file
+    # nothing at all (the other file's columns and rows).
+    (tmp_path / name).write_bytes(b"")
+    df = read_results(tmp_path / name)
+    assert (len(df), list(df.columns)) == (0, ["download_id", "source_file"])
+    out = results_to_parquet(tmp_path / name, tmp_path / "o.parquet")
+    assert pq.read_table(out).schema.names == ["download_id", "source_file"]
+    (tmp_path / "3_2.csv").write_text("id,name\na,b\n")
+    both = read_results([tmp_path / name, tmp_path / "3_2.csv"])
+    assert both[["id", "name", "source_file"]].values.tolist() == [["a", "b", "3_2.csv"]]
+    out = results_to_parquet([tmp_path / name, tmp_path / "3_2.csv"], tmp_path / "p.parquet")
+    assert pq.read_table(out).num_rows == 1
+
+
 def _suggested(error: ResultFileError) -> str:
     found = re.search(r"encoding='([^']+)'", str(error))
     assert found, str(error)
