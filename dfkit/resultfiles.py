@@ -600,6 +600,18 @@ _MICROSECONDS = "a date and time to the microsecond (finer digits would be lost)
 _FINER = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,]\d{6}0*[1-9]")
 
 
+def _blanks_to_nulls(values: pa.Array, trimmed: pa.Array | None = None) -> pa.Array | None:
+    """``values`` with its empty and blank strings null (``trimmed``: the values trimmed, if
+    at hand), or None when it has none: no value, as an empty CSV cell."""
+    pool = memory_pool()
+    if trimmed is None:
+        trimmed = pc.utf8_trim_whitespace(values, memory_pool=pool)
+    blank = pc.equal(trimmed, "", memory_pool=pool)
+    if not pc.any(blank).as_py():
+        return None
+    return pc.if_else(blank, pa.scalar(None, values.type), values, memory_pool=pool)
+
+
 def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
     if values.null_count == len(values):
         return pa.nulls(len(values), TIMESTAMP)
@@ -611,6 +623,8 @@ def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
             return pc.cast(values, TIMESTAMP, memory_pool=memory_pool())
     except pa.ArrowInvalid:
         pass
+    if (unblanked := _blanks_to_nulls(values)) is not None:
+        return _text_to_timestamps(unblanked, path)
     # Dates without a zone, offsets other than Z (older Arrow misreads them), odd precisions.
     series = pd.Series(values.to_pandas(), dtype=object)
     parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
@@ -627,7 +641,9 @@ def _text_to_timestamps(values: pa.Array, path: str) -> pa.Array:
 
 
 def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
-    """Text values as type ``t`` (a scalar type); a value that does not fit raises _BadValue."""
+    """Text values as type ``t`` (a scalar type); a value that does not fit raises _BadValue.
+
+    Values are read trimmed (``" 5"`` is 5); an empty or blank one is null, but in text."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if pa.types.is_null(values.type):
@@ -639,6 +655,8 @@ def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
     pool = memory_pool()
     if t == pa.bool_():
         lower = pc.utf8_lower(pc.utf8_trim_whitespace(values, memory_pool=pool), memory_pool=pool)
+        if (unblanked := _blanks_to_nulls(lower, lower)) is not None:
+            lower = unblanked
         ok = pc.or_kleene(pc.is_in(lower, pa.array(["true", "false"])), pc.is_null(lower))
         if not pc.all(pc.fill_null(ok, True)).as_py():
             raise _BadValue(path, _first_bad(values, ok), "a flag (true or false)")
@@ -649,11 +667,15 @@ def _text_to(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
             return pc.cast(values, t, memory_pool=pool)
         except pa.ArrowInvalid:
             trimmed = pc.utf8_trim_whitespace(values, memory_pool=pool)
+            if (unblanked := _blanks_to_nulls(trimmed, trimmed)) is not None:
+                trimmed = unblanked
             return pc.cast(trimmed, t, memory_pool=pool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # The first value that fails as the conversion failed it: trimmed (" 5" is a number).
         trimmed = pc.utf8_trim_whitespace(values).to_pylist()
         for v, bare in zip(values.to_pylist(), trimmed, strict=True):
+            if bare == "":
+                continue  # no value
             try:
                 pc.cast(pa.array([bare], pa.string()), t)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -884,6 +906,8 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
         return _json_text(v)
     if isinstance(v, (list, dict)):
         raise _BadValue(path, v, _expected(t))
+    if isinstance(v, str) and not v.strip():
+        return None  # no value, as an empty CSV cell (text fields keep theirs)
     if t == pa.bool_():
         if isinstance(v, bool):
             return v

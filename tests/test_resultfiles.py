@@ -353,6 +353,50 @@ def test_real_property_answer_to_parquet_reads_back(tmp_path: Path) -> None:
     _ = io
 
 
+#: A record whose typed fields, top-level and nested, all hold an empty or blank string.
+BLANKS = {
+    "latitude": "",
+    "dateAdded": " ",
+    "reviews": [{"rating": "", "numHelpful": "  ", "doRecommend": "", "date": ""}],
+    "menus": [{"dateSeen": ["", "2017-01-01T00:00:00Z"], "amountMax": "\t"}],
+}
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_an_empty_json_string_in_a_typed_field_is_null(tmp_path: Path, path: str) -> None:
+    # As an empty CSV cell. The slow path (record by record) is taken for a block where a
+    # field is a string in one record and a list in the next.
+    other = {"id": "b", "sourceURLs": ["y"] if path == "slow" else "y"}
+    lines = [{"id": "a", "sourceURLs": "x", **BLANKS}, other]
+    (tmp_path / "e_0.txt").write_text("\n".join(json.dumps(r) for r in lines))
+    df = read_results(tmp_path / "e_0.txt")
+    assert pd.isna(df["latitude"][0]) and pd.isna(df["dateAdded"][0])
+    review = df["reviews"][0][0]
+    assert [review[k] for k in ("rating", "numHelpful", "doRecommend", "date")] == [None] * 4
+    menu = df["menus"][0][0]
+    assert menu["amountMax"] is None
+    assert menu["dateSeen"] == [None, pd.Timestamp("2017-01-01", tz="UTC")]
+    assert df["sourceURLs"].tolist() == [["x"], ["y"]]
+    # A value that is not blank is still an error, on either path.
+    lines[0]["latitude"] = "north"
+    (tmp_path / "e_0.txt").write_text("\n".join(json.dumps(r) for r in lines))
+    with pytest.raises(ResultFileError, match=r"^e_0\.txt: line 1: latitude: 'north' is not"):
+        read_results(tmp_path / "e_0.txt")
+
+
+def test_a_blank_csv_value_in_a_typed_field_is_null(tmp_path: Path) -> None:
+    # Values are read trimmed (" 5" is 5): a blank one is empty, no value.
+    (tmp_path / "b_0.csv").write_text(
+        "id,latitude,dateAdded,reviews.doRecommend,reviews.numHelpful,name\n"
+        "a, , ,  , , \n"
+        "b,5,2017-01-01T00:00:00Z,true,3,x\n"
+    )
+    df = read_results(tmp_path / "b_0.csv")
+    assert df[["latitude", "dateAdded"]].isna().values.tolist() == [[True, True], [False, False]]
+    assert [df["reviews"][0][0][k] for k in ("doRecommend", "numHelpful")] == [None, None]
+    assert df["name"].tolist() == [" ", "x"]  # text keeps its value
+
+
 def test_a_bad_value_names_its_own_line_and_counts_the_others(tmp_path: Path) -> None:
     (tmp_path / "l_1.txt").write_text(
         '{"latitude": 1}\n{"latitude": "north"}\n{"latitude": 2}\n\n'
