@@ -1989,14 +1989,24 @@ def _parse_lines(name: str, first_line: int, block: bytes) -> list[dict[str, Any
 
 
 def _is_answer(line: bytes) -> bool:
-    """Whether one line of JSON is a compact search answer (a ``records`` list of objects), not
-    a record (no Datafiniti record has a ``records`` field)."""
+    """Whether one line of JSON is a compact search answer (an object with ``records``), not
+    a record (no Datafiniti record has a ``records`` field); :func:`_document` checks it."""
     try:
         doc = json.loads(line)
     except ValueError:
         return False  # the JSON-lines reader says what is wrong with it
-    records = doc.get("records") if isinstance(doc, dict) else None
-    return isinstance(records, list) and all(isinstance(r, dict) for r in records)
+    return isinstance(doc, dict) and "records" in doc
+
+
+def _json_kind(v: Any) -> str:
+    """What a JSON value is, in words, with the value (shortened)."""
+    if v is None:
+        return "null"
+    kind = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(v), "a number"
+    )
+    shown = _json_text(v)
+    return f"{kind} ({shown if len(shown) <= 40 else shown[:37] + '...'})"
 
 
 def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]:
@@ -2033,14 +2043,28 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
             f"parsed: {e}",
             path=name,
         ) from None
-    records = doc.get("records") if isinstance(doc, dict) else doc
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        found = f"an object with keys {sorted(doc)[:8]}" if isinstance(doc, dict) else "a list"
+    answer = isinstance(doc, dict) and "records" in doc
+    records = doc["records"] if answer else doc
+    if not answer and not isinstance(records, list):
+        found = f"an object with keys {sorted(doc)[:8]}" if isinstance(doc, dict) else "a value"
         raise ResultFileError(
             f"{name}: found one JSON document, {found}; expected one record per line (a "
             "result file) or a search answer with a 'records' list of objects",
             path=name,
         )
+    if not isinstance(records, list):
+        raise ResultFileError(
+            f"{name}: records: expected a list of records (JSON objects), found "
+            f"{_json_kind(records)}",
+            path=name,
+        )
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            where = f"records[{i}]" if answer else f"[{i}]"
+            raise ResultFileError(
+                f"{name}: {where}: expected a record (a JSON object), found {_json_kind(r)}",
+                path=name,
+            )
     return records, None
 
 

@@ -389,6 +389,32 @@ def test_a_search_answer_is_read_and_other_documents_are_explained(tmp_path: Pat
     assert read_results(tmp_path / "1_0.txt")["name"].str.len().tolist() == [200_000, 1]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"records": [1, 2]}', r"records\[0\]: expected a record \(a JSON object\), found a "
+         r"number \(1\)"),
+        ('{"records": [{"id": "a"}, "x"]}', r"records\[1\]: expected a record \(a JSON object\), "
+         r'found a string \("x"\)'),
+        ('{\n  "records": [\n    {"id": "a"},\n    [1]\n  ]\n}\n', r"records\[1\]: .*found a list"),
+        ('[\n  {"id": "a"},\n  null\n]\n', r"\[1\]: expected a record \(a JSON object\), "
+         r"found null"),
+        ('{"records": {"id": "a"}}', r"records: expected a list of records \(JSON objects\), "
+         r"found an object"),
+    ],
+)  # fmt: skip
+def test_a_search_answer_holding_a_non_record_names_it(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    # Compact (one line) or pretty-printed: which record, what it is, what was expected. (A
+    # compact one was read as one record with a 'records' text field.)
+    (tmp_path / "answer.json").write_text(body)
+    with pytest.raises(ResultFileError, match=r"^answer\.json: " + message):
+        read_results(tmp_path / "answer.json")
+    with pytest.raises(ResultFileError, match=r"^answer\.json: " + message):
+        results_to_parquet(tmp_path / "answer.json", tmp_path / "o.parquet")
+
+
 def test_empty_inputs(tmp_path: Path) -> None:
     with pytest.raises(ResultFileError, match="no result files in"):
         read_results(tmp_path)
