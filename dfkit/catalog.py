@@ -33,7 +33,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from dfkit.vocabulary import DATA_TYPES
+from dfkit.errors import ArgumentError
+from dfkit.vocabulary import DATA_TYPE_ENDPOINTS, DATA_TYPE_SPELLINGS, DATA_TYPES
 
 __all__ = [
     "DATA_TYPES",
@@ -43,11 +44,13 @@ __all__ = [
     "Kind",
     "arrow_type",
     "catalog_markdown",
+    "data_type_of",
     "field",
     "guess_kind",
     "is_records",
     "record_struct",
     "split_rule",
+    "top_level_fields",
 ]
 
 Kind = Literal["string", "float", "integer", "boolean", "timestamp", "records"]
@@ -91,16 +94,16 @@ _TABLE: list[tuple[str, str, str, str]] = [
     ("imageURLs", "[string]", _ALL, "Image links."),
     ("primaryImageURLs", "[string]", _P, "Main image links."),
     # --- location (business, property, people)
-    ("address", "string", "bph", "Street address."),
-    ("city", "string", "bph", "City."),
-    ("province", "string", "bph", "State or province (sometimes a neighbourhood)."),
-    ("postalCode", "string", "bph", "Postal or ZIP code (text: leading zeros, ZIP+4)."),
-    ("country", "string", "bph", "Two-letter country code."),
+    ("address", "string", "brh", "Street address."),
+    ("city", "string", "brh", "City."),
+    ("province", "string", "brh", "State or province (sometimes a neighbourhood)."),
+    ("postalCode", "string", "brh", "Postal or ZIP code (text: leading zeros, ZIP+4)."),
+    ("country", "string", "brh", "Two-letter country code."),
     ("county", "string", "br", "County."),
     ("countyFIPS", "string", "r", "County FIPS code."),
     ("neighborhoods", "[string]", "br", "Neighbourhoods."),
-    ("latitude", "float", "bph", "Latitude in degrees."),
-    ("longitude", "float", "bph", "Longitude in degrees."),
+    ("latitude", "float", "brh", "Latitude in degrees."),
+    ("longitude", "float", "brh", "Longitude in degrees."),
     ("geoLocation", "string", "br", "WKT point of the location."),
     ("geoLocationSource", "string", "b", "Where the location came from."),
     ("name", "string", "bpr", "Name of the business, product or property."),
@@ -492,6 +495,29 @@ def guess_kind(path: str) -> tuple[Kind, bool]:
         if pattern.match(last):
             return kind, many
     return "string", False
+
+
+def data_type_of(name: str) -> str:
+    """Return the data type ``name`` spells (``"product"``, ``"products"``, ``"Property"``).
+
+    >>> data_type_of("Businesses"), data_type_of("person")
+    ('business', 'people')
+    """
+    plural = DATA_TYPE_SPELLINGS.get(str(name).strip().lower())
+    if plural is None:
+        raise ArgumentError(f"data_type must be one of {', '.join(DATA_TYPES)}, not {name!r}")
+    return next(t for t, p in DATA_TYPE_ENDPOINTS.items() if p == plural)
+
+
+def top_level_fields(data_type: str) -> list[str]:
+    """Return the catalogued top-level fields of ``data_type``, in the catalog's order.
+
+    >>> fields = top_level_fields("product")
+    >>> "asins" in fields, "reviews" in fields, "postalCode" in fields
+    (True, True, False)
+    """
+    kind = data_type_of(data_type)
+    return [p for p, f in FIELDS.items() if "." not in p and kind in f.types]
 
 
 def field(path: str) -> Field | None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dfkit._words import count
 from dfkit.client import BASE_URL_ENV, TOKEN_ENV
 from dfkit.redaction import is_secret_option
+from dfkit.vocabulary import DATA_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -420,7 +421,11 @@ def _cmd_results_to_parquet(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine != "dask":
         raise ValueError("--scheduler ADDRESS runs on Dask: add --engine dask")
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    options: dict[str, Any] = {"encoding": args.encoding, "per": args.per}
+    options: dict[str, Any] = {
+        "encoding": args.encoding,
+        "per": args.per,
+        "data_type": args.data_type,
+    }
     storage_options = _storage_options(args.storage_options)
     if storage_options is not None:
         options["storage_options"] = storage_options
@@ -705,6 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rparquet.add_argument(
         "--encoding", default="utf-8", help="text encoding of the files (default utf-8)"
+    )
+    rparquet.add_argument(
+        "--data-type",
+        choices=DATA_TYPES,
+        help="a column for every catalogued field of this data type, held by a record or not"
+        " (the same columns from every download of it)",
     )
     rparquet.add_argument(
         "--progress",

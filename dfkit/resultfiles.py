@@ -69,7 +69,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from dfkit.catalog import TIMESTAMP, arrow_type, is_records, record_struct, split_rule
+from dfkit.catalog import (
+    TIMESTAMP,
+    arrow_type,
+    is_records,
+    record_struct,
+    split_rule,
+    top_level_fields,
+)
 from dfkit.errors import ArgumentError, ResultFileError
 
 __all__ = [
@@ -96,6 +103,7 @@ __all__ = [
     "read_result_batches",
     "result_schema",
     "unclosed_quote",
+    "with_catalog_fields",
 ]
 
 FileFormat = Literal["csv", "json"]
@@ -2274,6 +2282,27 @@ def _check_fields(name: str, names: list[str], schema: pa.Schema) -> None:
         )
 
 
+def with_catalog_fields(schema: pa.Schema, data_type: str) -> pa.Schema:
+    """Return ``schema`` with every catalogued top-level field of ``data_type`` it lacks, its
+    fields in name order, then ``download_id`` and ``source_file``.
+
+    The columns then no longer depend on which fields the records happen to hold: every
+    file of that data type, CSV or JSON lines, whole or a subset, gets the same ones (a field
+    the catalog does not know is still there only when some record has it).
+
+    >>> schema = with_catalog_fields(pa.schema([pa.field("zz", pa.string())]), "people")
+    >>> schema.names[:3], schema.names[-3:]
+    (['address', 'ageMax', 'ageMin'], ['zz', 'download_id', 'source_file'])
+    """
+    fields = {f.name: f for f in schema if f.name not in (DOWNLOAD_ID, SOURCE_FILE)}
+    for name in top_level_fields(data_type):
+        fields.setdefault(name, pa.field(name, arrow_type(name)))
+    ordered = [fields[n] for n in sorted(fields)]
+    return pa.schema(
+        [*ordered, pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
+    )
+
+
 def result_schema(
     sources: Iterable[Source],
     *,
@@ -2282,13 +2311,16 @@ def result_schema(
     sample_bytes: int | None = None,
     names: Iterable[str] | None = None,
     max_expansion: float = MAX_EXPANSION,
+    data_type: str | None = None,
 ) -> pa.Schema:
     """Return the Arrow schema of the records in ``sources``, typed by the field catalog.
 
     Fields come in the order the files first name them (CSV: header order; JSON lines: by
     name, as Datafiniti writes them), then ``download_id`` and ``source_file``. ``names``
     gives the file names of sources that are open files. A field's type never depends on the
-    values, so subsets of a file give the same schema.
+    values, so subsets of a file give the same schema; which fields there are depends on the
+    records of a JSON-lines file, unless ``data_type`` (``"product"``, ...) adds the rest of
+    that data type's catalogued fields (:func:`with_catalog_fields`).
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -2321,7 +2353,8 @@ def result_schema(
             f = pa.field(n, pa.list_(record_struct(n, tuple(struct_extra[n]))))
         out.append(f)
     out += [pa.field(DOWNLOAD_ID, pa.string()), pa.field(SOURCE_FILE, pa.string())]
-    return pa.schema(out)
+    schema = pa.schema(out)
+    return with_catalog_fields(schema, data_type) if data_type is not None else schema
 
 
 def read_result_batches(

@@ -206,6 +206,7 @@ def read_results(
     format: str | None = ...,
     encoding: str = ...,
     per: str | None = ...,
+    data_type: str | None = ...,
     dtype: Any = ...,
     max_expansion: float = ...,
     engine: Literal["local"] = ...,
@@ -218,6 +219,7 @@ def read_results(
     format: str | None = ...,
     encoding: str = ...,
     per: str | None = ...,
+    data_type: str | None = ...,
     dtype: Any = ...,
     max_expansion: float = ...,
     engine: Literal["dask"],
@@ -229,6 +231,7 @@ def read_results(
     format: str | None = None,
     encoding: str = "utf-8",
     per: str | None = None,
+    data_type: str | None = None,
     dtype: Any = None,
     max_expansion: float = MAX_EXPANSION,
     engine: Engine = "local",
@@ -246,8 +249,12 @@ def read_results(
     ``<id>_<n>.<ext>``) and ``source_file``.
 
     ``per="reviews"`` (or any nested list the files have) gives one row per element instead,
-    with the record's ``id``. ``encoding`` reads files that are not UTF-8 (``"cp1252"``);
-    ``max_expansion`` caps how many times its size a ``.gz`` file may expand. ``dtype``
+    with the record's ``id``. ``data_type="product"`` (or business, property, people) gives
+    every catalogued field of that data type a column, in name order, whether or not a record
+    holds it: JSON-lines files, which name only the fields their records have, then give the
+    same columns whatever their records (one state's subset, another download).
+    ``encoding`` reads files that are not UTF-8 (``"cp1252"``); ``max_expansion`` caps how
+    many times its size a ``.gz`` file may expand. ``dtype``
     converts top-level columns afterwards (a mapping of existing columns, or one dtype for
     all; to integers only when no value changes). A malformed line or a bad value raises
     :class:`~dfkit.ResultFileError` with the file and line number.
@@ -279,9 +286,12 @@ def read_results(
             dtype=dtype,
             max_expansion=max_expansion,
             storage_options=storage_options,
+            data_type=data_type,
         )
     files = discover(paths_or_dir, format=fmt)
-    schema = result_schema(files, format=fmt, encoding=encoding, max_expansion=max_expansion)
+    schema = result_schema(
+        files, format=fmt, encoding=encoding, max_expansion=max_expansion, data_type=data_type
+    )
     level = check_per(schema, per)
     out_schema = element_schema(schema, level) if level else schema
     table = pa.Table.from_batches(
@@ -332,6 +342,7 @@ def results_to_parquet(
     format: str | None = ...,
     encoding: str = ...,
     per: str | None = ...,
+    data_type: str | None = ...,
     progress: bool = ...,
     max_expansion: float = ...,
     engine: Literal["local"] = ...,
@@ -346,6 +357,7 @@ def results_to_parquet(
     format: str | None = ...,
     encoding: str = ...,
     per: str | None = ...,
+    data_type: str | None = ...,
     progress: bool = ...,
     max_expansion: float = ...,
     engine: Engine,
@@ -359,6 +371,7 @@ def results_to_parquet(
     format: str | None = None,
     encoding: str = "utf-8",
     per: str | None = None,
+    data_type: str | None = None,
     progress: bool = False,
     max_expansion: float = MAX_EXPANSION,
     engine: Engine = "local",
@@ -379,7 +392,8 @@ def results_to_parquet(
     ``partition_by`` (a column or list, e.g. ``"download_id"``) writes a hive dataset directory
     ``out/download_id=847070/part-0.parquet``. Either way the output appears complete or not
     at all. ``progress=True`` shows a bar in bytes read over the input's size. ``per``,
-    ``encoding`` and ``max_expansion`` are :func:`read_results`'s.
+    ``data_type``, ``encoding`` and ``max_expansion`` are :func:`read_results`'s: pass
+    ``data_type`` for Parquet files whose columns do not depend on the records they hold.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -409,6 +423,7 @@ def results_to_parquet(
             per=per,
             max_expansion=max_expansion,
             storage_options=storage_options,
+            data_type=data_type,
         )
     files = discover(paths_or_dir, format=fmt)
     sizes = [p.stat().st_size for p in files]
@@ -430,6 +445,7 @@ def results_to_parquet(
             encoding=encoding,
             max_expansion=max_expansion,
             sample_bytes=SAMPLE_BYTES if scanned else None,
+            data_type=data_type,
         )
         try:
             return _write(files, target, schema, fmt, encoding, per, partition_by,
@@ -438,7 +454,11 @@ def results_to_parquet(
             if bar is not None:
                 bar.reset()
             schema = result_schema(
-                files, format=fmt, encoding=encoding, max_expansion=max_expansion
+                files,
+                format=fmt,
+                encoding=encoding,
+                max_expansion=max_expansion,
+                data_type=data_type,
             )
             return _write(files, target, schema, fmt, encoding, per, partition_by,
                           max_expansion, bar)  # fmt: skip

@@ -63,6 +63,7 @@ from dfkit.resultfiles import (
     natural_key,
     read_result_batches,
     result_schema,
+    with_catalog_fields,
 )
 from dfkit.storage import (
     STORAGE_EXTRA,
@@ -320,6 +321,7 @@ def _reading(
     per: str | None,
     max_expansion: float,
     storage_options: Mapping[str, Any] | None,
+    data_type: str | None = None,
     outputs: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[Reading, list[Part]]:
     import dask
@@ -342,6 +344,8 @@ def _reading(
     )
     schemas = [schema for schema, _ in surveys]
     schema = _schema(files, schemas, format, encoding, max_expansion, storage_options)
+    if data_type is not None:
+        schema = with_catalog_fields(schema, data_type)
     reading = Reading(
         schema, check_per(schema, per), format, encoding, max_expansion, storage_options
     )
@@ -362,6 +366,7 @@ def read_results_dask(
     format: FileFormat | None = None,
     encoding: str = "utf-8",
     per: str | None = None,
+    data_type: str | None = None,
     dtype: Any = None,
     max_expansion: float = MAX_EXPANSION,
     storage_options: Mapping[str, Any] | None = None,
@@ -382,6 +387,7 @@ def read_results_dask(
         per=per,
         max_expansion=max_expansion,
         storage_options=storage_options,
+        data_type=data_type,
     )
     meta = arrow_to_frame(reading.out_schema.empty_table(), dtype)
     if not parts:
@@ -511,6 +517,7 @@ def results_to_parquet_dask(
     format: FileFormat | None = None,
     encoding: str = "utf-8",
     per: str | None = None,
+    data_type: str | None = None,
     max_expansion: float = MAX_EXPANSION,
     storage_options: Mapping[str, Any] | None = None,
 ) -> str | Path:
@@ -530,6 +537,7 @@ def results_to_parquet_dask(
         per=per,
         max_expansion=max_expansion,
         storage_options=storage_options,
+        data_type=data_type,
         outputs=[out],
     )
     columns = partition_columns(partition_by, reading.out_schema) if partition_by else []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 import dfkit
@@ -439,6 +440,21 @@ def test_results_fetch_resumes_and_converts_partitioned(
     assert main(args) == 0
     assert "a dataset partitioned by download_id" in capsys.readouterr().out
     assert any(p.name.startswith("download_id=") for p in out.iterdir())
+
+
+def test_results_to_parquet_data_type_gives_every_catalogued_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "9_0.txt").write_text('{"id": "a", "brand": "Sony"}\n')
+    out = tmp_path / "p.parquet"
+    args = ["results", "to-parquet", str(tmp_path / "9_0.txt"), "--out", str(out)]
+    assert main([*args, "--data-type", "product"]) == 0
+    names = pq.read_schema(out).names
+    assert {"asins", "prices", "reviews", "upc"} <= set(names) and "postalCode" not in names
+    with pytest.raises(SystemExit) as usage:  # argparse: not a data type
+        main([*args, "--data-type", "cars"])
+    assert usage.value.code == 2
+    assert "invalid choice: 'cars'" in capsys.readouterr().err
 
 
 def test_results_fetch_max_file_bytes(

@@ -174,6 +174,21 @@ def _nulled(values: pd.Series) -> list[object]:
     return [None if v is pd.NA or (isinstance(v, list) and not v) else v for v in values]
 
 
+def test_data_type_gives_the_same_columns_whatever_the_records(tmp_path: Path) -> None:
+    (tmp_path / "1_0.txt").write_text('{"id": "a", "name": "Cafe", "zeta": "x"}\n')
+    (tmp_path / "2_0.csv").write_text("postalCode,id,reviews.rating\n02134,b,5\n")
+    one = read_results(tmp_path / "1_0.txt", data_type="business")
+    two = read_results(tmp_path / "2_0.csv", data_type="businesses")  # the API's plural too
+    catalogued = set(two.columns) - {"download_id", "source_file"}
+    assert set(one.columns) == catalogued | {"zeta", "download_id", "source_file"}
+    assert list(one.columns[-2:]) == ["download_id", "source_file"]
+    assert one["postalCode"].dtype == two["postalCode"].dtype == "string"
+    assert one["reviews"].dtype == two["reviews"].dtype and pd.isna(one["reviews"][0])
+    assert two["postalCode"][0] == "02134" and two["reviews"][0][0]["rating"] == 5.0
+    with pytest.raises(dfkit.ArgumentError, match="data_type must be one of business,"):
+        read_results(tmp_path, data_type="cars")
+
+
 def test_json_lines_keep_their_nesting_typed(tmp_path: Path) -> None:
     (tmp_path / "5_0.txt").write_text(
         '{"id": "a", "gtins": ["00123456789012"], "upc": 123456789012345678901, '

@@ -276,6 +276,17 @@ def test_a_csv_whose_records_span_rows_is_one_part(
         _same_frame(ddf, local)
 
 
+def test_data_type_gives_the_dask_engine_the_same_columns(with_json: Path) -> None:
+    _dask()
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        ddf = read_results(with_json, engine="dask", data_type="product")
+        local = read_results(with_json, data_type="product")
+        assert "asins" in local.columns and list(ddf.columns) == list(local.columns)
+        _same_frame(ddf, local)
+
+
 def test_read_results_dask_on_the_threaded_scheduler(mixed: Path) -> None:
     _dask()
     import dask
