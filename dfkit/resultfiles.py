@@ -1064,6 +1064,15 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
                 f"{name}: line 1: column {col!r} appears twice", path=name, line=1
             )
         seen.add(col)
+    for key, cols in _csv_plan(header).items():
+        if is_records(key) and key in cols and len(cols) > 1:
+            # Two ways of writing one list: keeping one would drop the other's values.
+            raise ResultFileError(
+                f"{name}: line 1: both a {key!r} column (the list as JSON) and {key}.* columns"
+                f" ({cols[1]!r}); a result file has one or the other",
+                path=name,
+                line=1,
+            )
     return header, head
 
 
@@ -2045,6 +2054,9 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
     data = body
     try:
         doc = json.loads(data)
+    except UnicodeDecodeError:
+        _check_utf8(name, 1, data)  # raises the error naming the line and encoding=
+        raise
     except ValueError as e:
         raise ResultFileError(
             f"{name}: looks like one JSON document (not one record per line) but cannot be "

@@ -225,6 +225,29 @@ def test_real_csv_values_are_kept_against_a_plain_string_read(name: str) -> None
     assert next(typed, None) is None, "a record no CSV row holds"
 
 
+@pytest.mark.parametrize(
+    "name", ["electronics_products_299678_1.txt", "property_search_response_rawdata.json"]
+)
+def test_real_json_values_are_kept_against_a_plain_json_read(name: str) -> None:
+    path = _real(name)
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{") and '"records"' in text[:200]:
+        written = json.loads(text)["records"]  # a search answer
+    else:
+        written = [json.loads(line) for line in text.splitlines() if line.strip()]
+    typed = _table(path, result_schema([path])).to_pylist()
+    assert len(typed) == len(written)
+    checked = 0
+    for record, row in zip(written, typed, strict=True):
+        for key, value in row.items():
+            if key in ("download_id", "source_file"):
+                continue
+            _same_json(key, record.get(key), value)  # a field it lacks: null
+            checked += key in record
+        assert set(record) <= set(row), set(record) - set(row)
+    assert checked == sum(len(r) for r in written)
+
+
 def _same(col: str, text: str | None, value: object) -> None:
     if text is None:
         assert value in (None, []), col

@@ -145,6 +145,17 @@ def test_a_csv_record_written_over_several_rows_is_one_row(tmp_path: Path) -> No
         assert pa.Table.from_batches(batches, schema=schema).equals(one_block)
 
 
+def test_a_bad_value_in_a_record_held_over_blocks_names_its_line(tmp_path: Path) -> None:
+    # One record of 600 rows, cut by many 2,000-byte blocks: the bad cell's own line.
+    rows = [f"r1,N,{i % 5},t{i}\n" for i in range(600)]
+    rows[450] = "r1,N,five,t450\n"
+    path = tmp_path / "4_0.csv"
+    path.write_text("id,name,reviews.rating,reviews.text\n" + "".join(rows) + "r2,M,1,x\n")
+    schema = result_schema([path])
+    with pytest.raises(ResultFileError, match=r"^4_0\.csv: line 452: reviews\.rating: 'five'"):
+        list(read_result_batches(path, schema, block_size=2000))
+
+
 def test_csv_and_json_results_of_the_same_records_give_the_same_frame(tmp_path: Path) -> None:
     for data_type in ("business", "product", "property", "people"):
         frames = []
@@ -281,6 +292,13 @@ def test_json_lines_that_are_not_utf8_are_refused_where_they_are(tmp_path: Path)
     assert read_results(tmp_path, encoding="cp1252")["name"].tolist() == ["ok", "Café"]
     (tmp_path / "9_1.txt").write_text('{"name": "Café ü"}\n', encoding="utf-8")
     assert read_results(tmp_path)["name"].tolist() == ["Café ü"]
+    # A pretty-printed search answer too: one document, its bad byte named at its line.
+    answer = b'{\n  "records": [\n    {"name": "ok"},\n    {"name": "Caf\xe9"}\n  ]\n}\n'
+    (tmp_path / "9_1.txt").unlink()
+    (tmp_path / "9_2.json").write_bytes(answer)
+    with pytest.raises(ResultFileError, match=r"^9_2\.json: line 4: not valid UTF-8.*encoding="):
+        read_results(tmp_path)
+    assert read_results(tmp_path, encoding="cp1252")["name"].tolist() == ["ok", "Café"]
 
 
 @pytest.mark.parametrize(
@@ -471,6 +489,15 @@ def test_bad_lines_name_the_file_and_line(
 def test_reserved_columns_are_refused(tmp_path: Path) -> None:
     (tmp_path / "1_0.txt").write_text('{"a": 1, "download_id": 2}\n')
     with pytest.raises(ResultFileError, match="dfkit adds itself"):
+        read_results(tmp_path)
+
+
+def test_a_list_written_both_as_json_and_as_dotted_columns_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "1_0.csv").write_text('id,prices,prices.amountMax\na,"[{""amountMax"": 5}]",6\n')
+    with pytest.raises(
+        ResultFileError,
+        match=r"^1_0\.csv: line 1: both a 'prices' column .* \('prices\.amountMax'\)",
+    ):
         read_results(tmp_path)
 
 
