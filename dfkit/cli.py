@@ -161,6 +161,16 @@ def _storage_pair(value: str) -> tuple[str, Any]:
     return key, parsed
 
 
+def _data_type(text: str) -> str:
+    """``--data-type``'s value as a data type: any spelling the API takes (``products``)."""
+    from dfkit.catalog import data_type_of
+
+    try:
+        return data_type_of(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _storage_options(pairs: list[tuple[str, Any]] | None) -> dict[str, Any] | None:
     """The ``--storage-option`` pairs as fsspec's ``storage_options`` (dotted keys nest)."""
     if not pairs:
@@ -713,7 +723,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rparquet.add_argument(
         "--data-type",
-        choices=DATA_TYPES,
+        type=_data_type,
+        metavar="{" + ",".join(DATA_TYPES) + "}",
         help="a column for every catalogued field of this data type, held by a record or not"
         " (the same columns from every download of it)",
     )

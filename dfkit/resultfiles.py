@@ -860,6 +860,8 @@ def _text_column(values: pa.Array, t: pa.DataType, path: str) -> pa.Array:
     if pa.types.is_list(t):
         if pa.types.is_struct(t.value_type):
             return _json_cells(values, t, path)
+        if t.value_type != pa.string() and (unblanked := _blanks_to_nulls(values)) is not None:
+            values = unblanked  # a blank cell holds no values (text lists keep theirs)
         lists = _split_cells(values, path)
         if lists.type == t:  # lists of text: as split
             return lists
@@ -896,6 +898,8 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
     if v is None:
         return None
     if pa.types.is_list(t):
+        if isinstance(v, str) and not v.strip() and t.value_type != pa.string():
+            return None  # no values, as a blank CSV cell
         items = v if isinstance(v, list) else [v]
         return [_py(x, t.value_type, path) for x in items]
     if pa.types.is_struct(t):
@@ -924,6 +928,8 @@ def _py(v: Any, t: pa.DataType, path: str) -> Any:
         raise _BadValue(path, v, "a flag (true or false)")
     if isinstance(v, bool):
         raise _BadValue(path, v, _expected(t))
+    if isinstance(v, str) and "_" in v:
+        raise _BadValue(path, v, _expected(t))  # Python reads "1_000"; CSV's Arrow does not
     if t == pa.float64():
         try:
             return float(v)
@@ -985,8 +991,11 @@ def _conform(arr: pa.Array, t: pa.DataType, path: str) -> pa.Array:
             return pa.ListArray.from_arrays(
                 arr.offsets, inner, type=t, mask=arr.is_null() if arr.null_count else None
             )
-        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        return _one_each(_conform(arr, t.value_type, path), valid, t)
+        # A lone value where the catalog keeps several: a list of it, or null if it reads as
+        # none (a blank string where dates go).
+        inner = _conform(arr, t.value_type, path)
+        valid = np.asarray(inner.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        return _one_each(inner, valid, t)
     if pa.types.is_struct(t):
         if not pa.types.is_struct(src):
             raise _Unfit(path)
@@ -1067,9 +1076,10 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
     for key, cols in _csv_plan(header).items():
         if is_records(key) and key in cols and len(cols) > 1:
             # Two ways of writing one list: keeping one would drop the other's values.
+            dotted = next(c for c in cols if c != key)
             raise ResultFileError(
                 f"{name}: line 1: both a {key!r} column (the list as JSON) and {key}.* columns"
-                f" ({cols[1]!r}); a result file has one or the other",
+                f" ({dotted!r}); a result file has one or the other",
                 path=name,
                 line=1,
             )
@@ -1102,6 +1112,10 @@ class _Replay(io.RawIOBase):
             data, self._head = self._head + self._stream.read(), b""
             return data
         data, self._head = self._head[:n], self._head[n:]
+        if len(data) < n:
+            # The rest of the head alone would be a short block to Arrow: one a record can
+            # straddle twice, which Arrow refuses as a record longer than a block.
+            data += self._stream.read(n - len(data))
         return data
 
     def readinto(self, b: Any) -> int:
@@ -1648,6 +1662,13 @@ def _csv_error(
             else "block_size"  # the caller's own
         )
         return _long_record(source, name, encoding, max_expansion, block_size, setting)
+    if "Empty CSV file or block" in str(exc):  # the file has a line break: the header is longer
+        return ResultFileError(
+            f"{name}: line 1: the header is longer than the {block_size:,}-byte blocks CSV files"
+            " are read in; raise block_size above its size",
+            path=name,
+            line=1,
+        )
     return ResultFileError(f"{name}: cannot be read as CSV: {exc}", path=name)
 
 
@@ -1911,7 +1932,8 @@ def _csv_batches(
                         line = _csv_range_line(source, name, start, end, record)
                     else:
                         line = _csv_line(source, name, encoding, max_expansion, record)
-                    where = f"line {line}: " if line else f"record {record}: "
+                    # Without a line (an open file, a range), the CSV row: records span rows.
+                    where = f"line {line}: " if line else f"row {record}: "
                     raise bad.error(name, where, line, more) from None
                 del item, done  # the text is let go of while the columns are used
                 yield columns

@@ -454,7 +454,11 @@ def test_results_to_parquet_data_type_gives_every_catalogued_column(
     with pytest.raises(SystemExit) as usage:  # argparse: not a data type
         main([*args, "--data-type", "cars"])
     assert usage.value.code == 2
-    assert "invalid choice: 'cars'" in capsys.readouterr().err
+    assert "data_type must be one of business, product, property, people, not 'cars'" in (
+        capsys.readouterr().err
+    )
+    assert main([*args, "--data-type", "Products"]) == 0  # the API's spellings too
+    assert set(pq.read_schema(out).names) == set(names)
 
 
 def test_results_fetch_max_file_bytes(

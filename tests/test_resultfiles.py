@@ -431,7 +431,7 @@ def test_real_property_answer_to_parquet_reads_back(tmp_path: Path) -> None:
 BLANKS = {
     "latitude": "",
     "dateAdded": " ",
-    "reviews": [{"rating": "", "numHelpful": "  ", "doRecommend": "", "date": ""}],
+    "reviews": [{"rating": "", "numHelpful": "  ", "doRecommend": "", "date": "", "dateSeen": " "}],
     "menus": [{"dateSeen": ["", "2017-01-01T00:00:00Z"], "amountMax": "\t"}],
 }
 
@@ -451,6 +451,7 @@ def test_an_empty_json_string_in_a_typed_field_is_null(tmp_path: Path, path: str
     assert menu["amountMax"] is None
     assert menu["dateSeen"] == [None, pd.Timestamp("2017-01-01", tz="UTC")]
     assert df["sourceURLs"].tolist() == [["x"], ["y"]]
+    assert review["dateSeen"] is None  # a blank where several dates go: none, not [None]
     # A value that is not blank is still an error, on either path.
     lines[0]["latitude"] = "north"
     (tmp_path / "e_0.txt").write_text("\n".join(json.dumps(r) for r in lines))
@@ -461,14 +462,20 @@ def test_an_empty_json_string_in_a_typed_field_is_null(tmp_path: Path, path: str
 def test_a_blank_csv_value_in_a_typed_field_is_null(tmp_path: Path) -> None:
     # Values are read trimmed (" 5" is 5): a blank one is empty, no value.
     (tmp_path / "b_0.csv").write_text(
-        "id,latitude,dateAdded,reviews.doRecommend,reviews.numHelpful,name\n"
-        "a, , ,  , , \n"
-        "b,5,2017-01-01T00:00:00Z,true,3,x\n"
+        "id,latitude,dateAdded,reviews.doRecommend,reviews.numHelpful,reviews.dateSeen,name\n"
+        "a, , ,  , , , \n"
+        "b,5,2017-01-01T00:00:00Z,true,3,2017-01-02T00:00:00Z,x\n"
     )
     df = read_results(tmp_path / "b_0.csv")
     assert df[["latitude", "dateAdded"]].isna().values.tolist() == [[True, True], [False, False]]
-    assert [df["reviews"][0][0][k] for k in ("doRecommend", "numHelpful")] == [None, None]
+    fields = ("doRecommend", "numHelpful", "dateSeen")
+    assert [df["reviews"][0][0][k] for k in fields] == [None, None, None]  # not [None]
     assert df["name"].tolist() == [" ", "x"]  # text keeps its value
+    # Python's float() reads "1_000"; Arrow's cast, which reads CSV, does not: neither does JSON.
+    (tmp_path / "b_0.csv").unlink()
+    (tmp_path / "u_0.txt").write_text('{"latitude": "1_000"}\n')
+    with pytest.raises(ResultFileError, match=r"latitude: '1_000' is not a number"):
+        read_results(tmp_path / "u_0.txt")
 
 
 def test_a_bad_value_names_its_own_line_and_counts_the_others(tmp_path: Path) -> None:

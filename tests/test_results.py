@@ -28,6 +28,7 @@ from dfkit.resultfiles import read_result_batches, result_schema
 from dfkit.testing import FakeDatafiniti
 
 TS = pd.Timestamp
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -154,6 +155,26 @@ def test_a_bad_value_in_a_record_held_over_blocks_names_its_line(tmp_path: Path)
     schema = result_schema([path])
     with pytest.raises(ResultFileError, match=r"^4_0\.csv: line 452: reviews\.rating: 'five'"):
         list(read_result_batches(path, schema, block_size=2000))
+    # An open file has no line to name: the CSV row (after the header), not the record.
+    with open(path, "rb") as f, pytest.raises(ResultFileError, match=r"^4_0\.csv: row 451: "):
+        list(read_result_batches(f, schema, name="4_0.csv", block_size=2000))
+
+
+def test_blocks_read_through_python_are_whole_blocks() -> None:
+    # The header's read-ahead (64 KB) used to come back as a short block of its own, which a
+    # record could then straddle twice: "a record longer than the blocks", and wrong.
+    path = REAL / "hotel_reviews_7282_1_subset_nonutf8.csv"
+    if not path.exists():
+        pytest.skip("real data file not present")
+    schema = result_schema([path], encoding="latin-1")
+    whole = pa.Table.from_batches(list(read_result_batches(path, schema, encoding="latin-1")))
+    assert whole.num_rows == 46
+    for block_size in (2107, 3637, 8172):
+        for source in (path, io.BytesIO(path.read_bytes())):
+            batches = read_result_batches(
+                source, schema, encoding="latin-1", name=path.name, block_size=block_size
+            )
+            assert pa.Table.from_batches(list(batches)).equals(whole), block_size
 
 
 def test_csv_and_json_results_of_the_same_records_give_the_same_frame(tmp_path: Path) -> None:
@@ -499,6 +520,16 @@ def test_a_list_written_both_as_json_and_as_dotted_columns_is_refused(tmp_path: 
         match=r"^1_0\.csv: line 1: both a 'prices' column .* \('prices\.amountMax'\)",
     ):
         read_results(tmp_path)
+    (tmp_path / "1_0.csv").write_text("id,reviews.rating,reviews\na,5,[]\n")  # JSON column last
+    with pytest.raises(ResultFileError, match=r"reviews\.\* columns \('reviews\.rating'\)"):
+        read_results(tmp_path)
+
+
+def test_a_header_longer_than_a_block_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "1_0.csv"
+    path.write_text(",".join(f"field{i}" for i in range(40)) + "\n" + ",".join("x" * 40) + "\n")
+    with pytest.raises(ResultFileError, match=r"^1_0\.csv: line 1: the header is longer than"):
+        list(read_result_batches(path, result_schema([path]), block_size=100))
 
 
 def test_truncated_and_oversized_gzip(tmp_path: Path) -> None:
