@@ -1042,6 +1042,10 @@ def _conform(arr: pa.Array, t: pa.DataType, path: str) -> pa.Array:
 # --- CSV ----------------------------------------------------------------------------------------
 
 
+#: How much of a CSV file is read, at most, to find its header's end.
+_HEADER_CAP = 16 << 20
+
+
 def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
     """Return the header's column names and the bytes read to find them."""
     head = b""
@@ -1058,7 +1062,7 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
         except csv.Error:
             complete = not chunk
             header = None
-        if complete or len(head) > (16 << 20):
+        if complete or len(head) > _HEADER_CAP:
             break
     if head.startswith(BOM):
         head = head[3:]
@@ -1086,12 +1090,13 @@ def _csv_header(stream: _Input, name: str) -> tuple[list[str], bytes]:
     return header, head
 
 
-def _header_is_the_file(head: bytes, stream: _Input) -> bool:
+def _header_is_the_file(head: bytes) -> bool:
     """Whether the file is its header alone, without a line break: ``head`` (the bytes
-    :func:`_csv_header` read) holds none, closes its quotes, and ``stream`` is at its end."""
+    :func:`_csv_header` read) holds none and closes its quotes. Without a line break,
+    :func:`_csv_header` read on to the file's end, unless the header passed its 16 MB cap."""
     if b"\n" in head or b"\r" in head or head.count(b'"') % 2:
         return False
-    return not stream.read(1)  # read to the end already, unless the header is over 16 MB
+    return len(head) <= _HEADER_CAP
 
 
 class _Replay(io.RawIOBase):
@@ -1830,7 +1835,7 @@ def _csv_batches(
         if not header:
             return
         _check_fields(name, [f.name for f in _csv_target(header)], schema)
-        if _header_is_the_file(head, stream):
+        if _header_is_the_file(head):
             return  # no records (Arrow refuses a file without a line break: "Empty CSV")
         plan = _csv_plan(header)
         grain = _record_columns(plan)
@@ -2076,10 +2081,9 @@ def _document(stream: Any, name: str) -> tuple[list[dict[str, Any]] | None, Any]
     data = body
     try:
         doc = json.loads(data)
-    except UnicodeDecodeError:
-        _check_utf8(name, 1, data)  # raises the error naming the line and encoding=
-        raise
     except ValueError as e:
+        if isinstance(e, UnicodeDecodeError):
+            _check_utf8(name, 1, data)  # not UTF-8: the error naming the line and encoding=
         raise ResultFileError(
             f"{name}: looks like one JSON document (not one record per line) but cannot be "
             f"parsed: {e}",
