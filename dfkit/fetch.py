@@ -289,11 +289,17 @@ def _body_problem(first: bytes, content_type: str, ext: str) -> str | None:
     if mime in _NOT_FILE_TYPES:
         return f"the body is {mime}{_gist(first)}, not a {ext} file"
     if gzipped:
-        if not first or first.startswith(b"\x1f\x8b"):
+        if not first:
+            return "the body is empty, not gzip data"
+        if first.startswith(b"\x1f\x8b"):
             return None
         return f"the body is not gzip data{_gist(first)}"
     head = first.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not head:
+        # A Datafiniti CSV has a header line even when it holds no record; JSON lines of no
+        # record are an empty file.
+        if ext == "csv":
+            return f"the body is {'blank' if first else 'empty'}, not a CSV file"
         return None
     if head.startswith(b"<"):
         return f"the body looks like HTML or XML{_gist(first)}, not a {ext} file"
@@ -795,8 +801,9 @@ def fetch_results(
     loopback); connection errors and 5xx are retried. An expired link (S3's 403 with an XML
     body) is refreshed once with ``client.download(id)`` when ``client`` is given. A 200 body
     that is not a result file (an HTML or XML error page, a JSON error object, text where gzip
-    was expected) fails its file and is never saved; so does a file that grows past
-    ``max_file_bytes`` (1 GiB by default) on disk. Each file must arrive within
+    was expected, an empty or blank body for a CSV or ``.gz`` link: Datafiniti writes a CSV's
+    header even when it holds no record) fails its file and is never saved; so does a file
+    that grows past ``max_file_bytes`` (1 GiB by default) on disk. Each file must arrive within
     ``file_deadline`` seconds, retries included (by default the time it takes at 100 KB/s,
     at least 10 minutes: :func:`file_deadline_for`); one past it fails, its connection shut.
 

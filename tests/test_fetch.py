@@ -352,6 +352,8 @@ S3_ERROR = (
         ("CSV", "Sorry, this link has expired.\r\n", "text/plain", "not a CSV header"),
         ("CSV", "\ufeffid,name", "text/csv", "no line break"),
         ("JSON", "Access Denied", "text/plain", "does not start with a JSON object"),
+        ("CSV", "", "text/csv", "the body is empty, not a CSV file"),
+        ("CSV", "\ufeff \r\n\n", "text/csv", "the body is blank, not a CSV file"),
     ],
 )
 def test_a_200_body_that_is_not_the_file_fails_and_is_not_saved(
@@ -479,6 +481,19 @@ def test_a_gz_file_is_kept_as_sent(fake: Any, tmp_path: Path) -> None:
     assert m["status"].astype(str).tolist() == ["downloaded"]
     with pytest.raises(ResultFetchError, match="not gzip data"):
         fetch_results({**d, "results": d["results"][:1]}, tmp_path / "x", progress=False)
+    fake.inject("/s3/*", status=200, body=b"", content_type="application/gzip")
+    with pytest.raises(ResultFetchError, match="the body is empty, not gzip data"):
+        fetch_results({**d, "results": d["results"][:1]}, tmp_path / "y", progress=False)
+    assert not (tmp_path / "y").exists() or not any((tmp_path / "y").iterdir())
+
+
+def test_an_empty_json_lines_body_is_a_file_of_no_records(fake: Any, tmp_path: Path) -> None:
+    d = fake.add_download(_download("83", 1, fmt="JSON"))
+    fake.inject("/s3/*", status=200, body=b"", content_type="application/json")
+    m = fetch_results(d, tmp_path, progress=False)
+    assert m["status"].astype(str).tolist() == ["downloaded"]
+    assert (tmp_path / "83_0.txt").read_bytes() == b""
+    assert len(read_results(tmp_path / "83_0.txt")) == 0
 
 
 def test_the_manifest_tells_present_from_skipped(fake: Any, tmp_path: Path) -> None:
