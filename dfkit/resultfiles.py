@@ -15,11 +15,11 @@ byte_range=None, block_size=None, max_expansion=MAX_EXPANSION, on_bytes=None, th
 release_memory=True) -> Iterator[pa.RecordBatch]``
     The records of one file (a path, or an open binary file such as an fsspec one, with
     ``name`` its file name) as record batches of exactly ``schema``, about ``block_size``
-    bytes of input each (by default ``BLOCK_BYTES`` of the format), converted on ``threads``
-    threads. ``byte_range=(start, end)`` reads only the JSON lines that start in
-    ``[start, end)`` of an uncompressed JSON-lines file, or the records of ``[start, end)`` of
-    an uncompressed UTF-8 CSV when ``start`` is a record's first byte (as
-    :func:`dfkit.ranges.csv_ranges` finds them) and no record spans rows
+    bytes of input each (by default ``BLOCK_BYTES`` of the format; CSV four blocks at a
+    time), converted on ``threads`` threads. ``byte_range=(start, end)`` reads only the JSON
+    lines that start in ``[start, end)`` of an uncompressed JSON-lines file, or the records
+    of ``[start, end)`` of an uncompressed UTF-8 CSV when ``start`` is a record's first byte
+    (as :func:`dfkit.ranges.csv_ranges` finds them) and no record spans rows
     (:func:`csv_records_span_rows`), so one file can be split into partitions.
     A field the schema lacks raises :class:`FieldNotInSchema`, a
     ``ResultFileError`` (with ``sample_bytes`` that can happen; a full schema pass never misses
@@ -121,6 +121,10 @@ SOURCE_FILE = "source_file"
 #: MB blocks peak 45-70 MB lower than 2 MB ones, for about 5% more of the reading time. JSON
 #: blocks are cheaper to hold and costlier to start.
 BLOCK_BYTES: dict[FileFormat, int] = {"csv": 1 << 20, "json": 4 << 20}
+#: CSV blocks converted together: each column's conversion costs some calls whatever its
+#: size, so four parsed blocks are joined first (at 2 GB of CSV to Parquet, about a tenth
+#: quicker than converting each 1 MB block, and than 2 MB blocks, for 10 MB more peak memory).
+_CSV_BLOCKS_PER_BATCH = 4
 #: A compressed file may expand to at most this many times its size (and 64 MB at least);
 #: more is refused as a decompression bomb unless ``max_expansion`` is raised.
 MAX_EXPANSION = 200.0
@@ -1755,6 +1759,18 @@ def _text_reader(raw: Any, header: list[str], block_size: int, *, named: bool) -
     )
 
 
+def _read_blocks(reader: Any, n: int) -> pa.RecordBatch:
+    """The next ``n`` batches of Arrow's CSV ``reader`` as one (fewer at the file's end);
+    StopIteration when none is left."""
+    batches = [reader.read_next_batch()]
+    try:
+        while len(batches) < n:
+            batches.append(reader.read_next_batch())
+    except StopIteration:
+        pass
+    return _joined(batches)
+
+
 def unclosed_quote(
     path: str | os.PathLike[str], *, name: str | None = None
 ) -> ResultFileError | None:
@@ -1884,7 +1900,7 @@ def _csv_batches(
             held_at = 0
             while True:
                 try:
-                    batch = reader.read_next_batch()
+                    batch = _read_blocks(reader, _CSV_BLOCKS_PER_BATCH)
                 except StopIteration:
                     if last is not None:
                         record = rows + (0 if start else 1) - 1
@@ -2416,12 +2432,13 @@ def read_result_batches(
 
     ``source`` is a path or an open binary file (``name`` its file name, for the format and
     the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
-    input consumed, for progress bars. The file is read in this thread and its blocks are
-    converted on ``threads`` threads (1: all in this thread), at most ``threads`` blocks ahead
-    of the batch yielded; the batches come in the file's order. With ``release_memory`` (the
-    default) the threads hand the memory they freed back to the OS after each block, so the
-    process's memory follows the batches in use; a caller that keeps every batch (as
-    ``read_results`` does) passes False and saves the kernel zeroing fresh pages again.
+    input consumed, for progress bars. The file is read in this thread and its batches (a
+    block of JSON lines, four blocks of CSV) are converted on ``threads`` threads (1: all in
+    this thread), at most ``threads`` batches ahead of the batch yielded; the batches come in
+    the file's order. With ``release_memory`` (the default) the threads hand the memory they
+    freed back to the OS after each batch, so the process's memory follows the batches in
+    use; a caller that keeps every batch (as ``read_results`` does) passes False and saves
+    the kernel zeroing fresh pages again.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
