@@ -118,12 +118,12 @@ SOURCE_FILE = "source_file"
 #: files' longest is 13 KB). A CSV batch takes about three times its input in memory (Arrow's
 #: text columns, then the typed ones), and Arrow's CSV parser allocates many times its block,
 #: memory that jemalloc keeps once freed until it is released: at 2 GB of CSV to Parquet, 1
-#: MB blocks peak 45-70 MB lower than 2 MB ones, for about 5% more of the reading time. JSON
-#: blocks are cheaper to hold and costlier to start.
+#: MB blocks peak 30-70 MB lower than 2 MB ones. JSON blocks are cheaper to hold and costlier
+#: to start.
 BLOCK_BYTES: dict[FileFormat, int] = {"csv": 1 << 20, "json": 4 << 20}
 #: CSV blocks converted together: each column's conversion costs some calls whatever its
-#: size, so four parsed blocks are joined first (at 2 GB of CSV to Parquet, about a tenth
-#: quicker than converting each 1 MB block, and than 2 MB blocks, for 10 MB more peak memory).
+#: size, so four parsed blocks are joined first. (At 2 GB of CSV to Parquet, 1 MB blocks
+#: converted one by one took about a tenth longer than 2 MB ones; four at a time, no longer.)
 _CSV_BLOCKS_PER_BATCH = 4
 #: A compressed file may expand to at most this many times its size (and 64 MB at least);
 #: more is refused as a decompression bomb unless ``max_expansion`` is raised.
