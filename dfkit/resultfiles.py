@@ -1203,30 +1203,37 @@ def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     )
 
 
-def _records_of_rows(
-    columns: dict[str, pa.Array], starts: np.ndarray[Any, Any], spread: list[str]
+def _csv_records(
+    batch: pa.RecordBatch,
+    schema: pa.Schema,
+    plan: dict[str, list[str]],
+    starts: np.ndarray[Any, Any],
+    grain: tuple[list[str], list[str]],
 ) -> dict[str, pa.Array]:
-    """One row per record: a record's first row, its ``spread`` lists joined over its rows."""
-    n = len(next(iter(columns.values())))
-    if len(starts) == n:
-        return columns
+    """The columns of CSV rows whose records start at rows ``starts``, one row per record.
+
+    ``grain`` is (the columns a record repeats on each of its rows, the nested lists spread
+    over them): :func:`_record_columns`. A record's rows agree on the repeated columns, so
+    those are converted from its first row only (the real Amazon file repeats them on 999
+    rows); the spread lists are converted from every row and joined over the record's rows.
+    """
+    if len(starts) == batch.num_rows:
+        return _csv_columns(batch, schema, plan)
+    own, spread = grain
     pool = memory_pool()
-    first = pa.array(starts)
-    out = {}
-    for key, values in columns.items():
-        if key in spread:
-            offsets = np.asarray(values.offsets.to_numpy(zero_copy_only=False))
-            joined = np.append(offsets[starts], offsets[-1]).astype(np.int32)
-            empty = joined[1:] == joined[:-1]
-            out[key] = pa.ListArray.from_arrays(
-                pa.array(joined),
-                values.values,
-                type=values.type,
-                mask=pa.array(empty) if empty.any() else None,
-                pool=pool,
-            )
-        else:
-            out[key] = values.take(first)
+    firsts = pc.take(batch.select(own), pa.array(starts), memory_pool=pool)
+    out = _csv_columns(firsts, schema, {k: c for k, c in plan.items() if k not in spread})
+    for key, values in _csv_columns(batch, schema, {k: plan[k] for k in spread}).items():
+        offsets = np.asarray(values.offsets.to_numpy(zero_copy_only=False))
+        joined = np.append(offsets[starts], offsets[-1]).astype(np.int32)
+        empty = joined[1:] == joined[:-1]
+        out[key] = pa.ListArray.from_arrays(
+            pa.array(joined),
+            values.values,
+            type=values.type,
+            mask=pa.array(empty) if empty.any() else None,
+            pool=pool,
+        )
     return out
 
 
@@ -1939,10 +1946,9 @@ def _csv_batches(
         def convert(
             item: tuple[int, pa.RecordBatch, np.ndarray[Any, Any] | None],
         ) -> dict[str, pa.Array]:
-            columns = _csv_columns(item[1], schema, plan)
             if grain is None or item[2] is None:
-                return columns
-            return _records_of_rows(columns, item[2], grain[1])
+                return _csv_columns(item[1], schema, plan)
+            return _csv_records(item[1], schema, plan, item[2], grain)
 
         with contextlib.closing(reader):
             for item, done in _converted(parsed(), convert, threads, release=release_memory):

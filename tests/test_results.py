@@ -160,6 +160,26 @@ def test_a_bad_value_in_a_record_held_over_blocks_names_its_line(tmp_path: Path)
         list(read_result_batches(f, schema, name="4_0.csv", block_size=2000))
 
 
+def test_a_record_s_repeated_cells_are_converted_once_and_checked_as_written(
+    tmp_path: Path,
+) -> None:
+    # A record's repeated columns are converted from its first row (its rows agree on them):
+    # the values are those of every row, and a bad one is named at the record's first line.
+    rows = [f"r{i // 300},{i // 300 / 7},A{i // 300},{i % 5}\n" for i in range(900)]
+    path = tmp_path / "4_0.csv"
+    path.write_text("id,latitude,categories,reviews.rating\n" + "".join(rows))
+    schema = result_schema([path])
+    table = pa.Table.from_batches(list(read_result_batches(path, schema, block_size=500)))
+    assert table.column("id").to_pylist() == ["r0", "r1", "r2"]
+    assert table.column("latitude").to_pylist() == [0.0, 1 / 7, 2 / 7]
+    assert table.column("categories").to_pylist() == [["A0"], ["A1"], ["A2"]]
+    assert [len(r) for r in table.column("reviews").to_pylist()] == [300, 300, 300]
+    bad = [f"r1,north,A1,{i % 5}\n" if r.startswith("r1,") else r for i, r in enumerate(rows)]
+    path.write_text("id,latitude,categories,reviews.rating\n" + "".join(bad))
+    with pytest.raises(ResultFileError, match=r"^4_0\.csv: line 302: latitude: 'north'"):
+        list(read_result_batches(path, schema, block_size=500))
+
+
 def test_blocks_read_through_python_are_whole_blocks() -> None:
     # The header's read-ahead (64 KB) used to come back as a short block of its own, which a
     # record could then straddle twice: "a record longer than the blocks", and wrong.
