@@ -36,9 +36,9 @@ __all__ = [
 #: <= ~128 MB); with the input blocks, this bounds the memory ``results_to_parquet`` uses,
 #: whatever the input's size. One row group each where one group is held (Dask's tasks); the
 #: local writer holds two, one written while the next is gathered, of 3/4 of this each. (At 2
-#: GB of the benchmark's CSV, 24 MB against 16 MB: a file of 81 MB against 103 MB, a tenth
-#: less of the writer's time, about 10 MB more peak memory; JSON lines: 18 MB against 26 MB.)
-ROW_GROUP_BYTES = 24 << 20
+#: GB of the benchmark's CSV, 32 MB against 16 MB: a file of 68 MB against 94 MB and less of
+#: the writer's time, about 20 MB more peak memory; JSON lines: 13 MB against 26 MB.)
+ROW_GROUP_BYTES = 32 << 20
 
 
 #: ``pads.write_dataset`` options that keep the rows in input order in every partition:

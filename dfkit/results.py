@@ -385,7 +385,7 @@ def results_to_parquet(
     the catalog does not know is stored as JSON text, so every file written reads back.
 
     Streams the files in batches, so memory does not grow with the input, writing
-    zstd-compressed row groups of about 18 MB in memory. The field names come from the CSV
+    zstd-compressed row groups of about 24 MB in memory. The field names come from the CSV
     headers and the first block of each JSON-lines file; a field first seen further on makes
     it scan the files whole and write them again.
 
