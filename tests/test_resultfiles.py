@@ -730,6 +730,30 @@ def test_a_quoted_crlf_cut_by_a_block_boundary_keeps_its_lf(tmp_path: Path) -> N
             assert names == ["x" * pad or None, "p\r\nq", *["z"] * 8], pad
 
 
+def test_utf8_is_checked_across_block_boundaries(tmp_path: Path) -> None:
+    # dfkit checks UTF-8 itself, piece by piece as Arrow reads (Arrow's check is off): a
+    # character cut between two pieces is whole, a bad byte past the first blocks is named
+    # at its line, and a file ending inside a character is not UTF-8.
+    path = tmp_path / "7_0.csv"
+    names = ["Café ü", "日本語", "plain"] * 40
+    body = ("name\n" + "".join(n + "\n" for n in names)).encode()
+    for pad in range(1, 5):  # moves each character across the 64-byte pieces
+        good = body.replace(b"name\n", b"name\n" + b"x" * pad + b"\n", 1)
+        path.write_bytes(good)
+        for source in (path, io.BytesIO(good)):
+            got = read_result_batches(source, result_schema([path]), name="7_0.csv", block_size=64)
+            table = pa.Table.from_batches(list(got))
+            assert table.column("name").to_pylist() == ["x" * pad, *names], pad
+    # (An open file cannot be read again to find the line: its error names none.)
+    for tail in (b"Caf\xe9\nok\n", b"end\xe6\x97"):
+        path.write_bytes(body + tail)
+        for source, line in ((path, len(names) + 2), (io.BytesIO(body + tail), None)):
+            schema = result_schema([path])
+            with pytest.raises(ResultFileError, match=r"^7_0\.csv: .*not valid UTF-8") as e:
+                list(read_result_batches(source, schema, name="7_0.csv", block_size=64))
+            assert e.value.line == line
+
+
 @pytest.mark.parametrize(
     ("body", "block", "records"),
     [
