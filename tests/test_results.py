@@ -142,7 +142,7 @@ def test_a_csv_record_written_over_several_rows_is_one_row(tmp_path: Path) -> No
     assert one_block.num_rows == 429
     for threads in (1, 3):
         batches = list(read_result_batches(path, schema, block_size=500, threads=threads))
-        assert len(batches) > 10  # of four blocks each (see _CSV_BLOCKS_PER_BATCH)
+        assert len(batches) > 10  # of twelve blocks each (see _CSV_BLOCKS_PER_BATCH)
         assert pa.Table.from_batches(batches, schema=schema).equals(one_block)
 
 
