@@ -2473,7 +2473,7 @@ def read_result_batches(
     ``source`` is a path or an open binary file (``name`` its file name, for the format and
     the ``download_id``/``source_file`` columns). ``on_bytes(n)`` is called with the bytes of
     input consumed, for progress bars. The file is read in this thread and its batches (a
-    block of JSON lines, four blocks of CSV) are converted on ``threads`` threads (1: all in
+    block of JSON lines, twelve blocks of CSV) are converted on ``threads`` threads (1: all in
     this thread), at most ``threads`` batches ahead of the batch yielded; the batches come in
     the file's order. With ``release_memory`` (the default) the threads hand the memory they
     freed back to the OS after each batch, so the process's memory follows the batches in
