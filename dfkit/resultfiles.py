@@ -127,6 +127,10 @@ BLOCK_BYTES: dict[FileFormat, int] = {"csv": 512 << 10, "json": 4 << 20}
 #: blocks four at a time, peaking at 350 MB against 350; eight at a time 0.92x, 322 MB;
 #: sixteen 0.82x, 368 MB.)
 _CSV_BLOCKS_PER_BATCH = 12
+#: A CSV file with a record longer than its blocks is read again in blocks of the power of two
+#: above that record, up to this size (Arrow's parser takes many times its block: a longer
+#: record is an error that names the setting to raise).
+_MAX_GROWN_CSV_BLOCK = 16 << 20
 #: A compressed file may expand to at most this many times its size (and 64 MB at least);
 #: more is refused as a decompression bomb unless ``max_expansion`` is raised.
 MAX_EXPANSION = 200.0
@@ -1649,13 +1653,22 @@ def _long_record(
     if isinstance(source, (str, os.PathLike)):
         with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
             line, size = _longest_record(io.BufferedReader(stream))
-        return ResultFileError(
+        return _RecordTooLong(
             f"{name}: line {line}: a record of {size:,} bytes (as UTF-8), {what} above its "
             "size to read the file",
             path=name,
             line=line,
+            size=size,
         )
     return ResultFileError(f"{name}: a record is {what} to read the file", path=name)
+
+
+class _RecordTooLong(ResultFileError):
+    """A CSV record longer than the blocks the file was read in: ``size`` bytes."""
+
+    def __init__(self, message: str, *, path: str, line: int, size: int) -> None:
+        super().__init__(message, path=path, line=line)
+        self.size = size
 
 
 def _csv_error(
@@ -1870,6 +1883,7 @@ def _csv_batches(
     threads: int,
     byte_range: tuple[int, int] | None = None,
     release_memory: bool = True,
+    blocks_per_batch: int = _CSV_BLOCKS_PER_BATCH,
 ) -> Iterator[dict[str, pa.Array]]:
     """The columns of a CSV file, or of the records in ``byte_range`` (which must start at a
     record: :func:`dfkit.ranges.csv_ranges`); a range after the first gets the file's header.
@@ -1941,7 +1955,7 @@ def _csv_batches(
             held_at = 0
             while True:
                 try:
-                    batch = _read_blocks(reader, _CSV_BLOCKS_PER_BATCH)
+                    batch = _read_blocks(reader, blocks_per_batch)
                 except StopIteration:
                     if last is not None:
                         record = rows + (0 if start else 1) - 1
@@ -2200,6 +2214,66 @@ def _fast_table(block: bytes | memoryview) -> pa.Table:
         read_options=pajson.ReadOptions(block_size=max(len(block), 1 << 16) + 1),
         memory_pool=memory_pool(),
     )
+
+
+def _csv_batches_growing(
+    source: str | os.PathLike[str],
+    name: str,
+    schema: pa.Schema,
+    *,
+    block_size: int,
+    on_bytes: Callable[[int], None] | None,
+    **options: Any,
+) -> Iterator[dict[str, pa.Array]]:
+    """:func:`_csv_batches` of a file, read again from its start in larger blocks when a record
+    is longer than ``block_size``: the rows already yielded are skipped, and the bytes already
+    counted to ``on_bytes`` are not counted again.
+
+    Arrow reads no record that spans two block boundaries. The blocks grow to the power of two
+    above the file's longest record (fewer of them per batch, so a batch holds about as much
+    input), at most to ``_MAX_GROWN_CSV_BLOCK``; a longer record is the error it was.
+    """
+    per_batch = _CSV_BLOCKS_PER_BATCH
+    done = 0  # rows yielded
+    told = 0  # bytes counted to on_bytes
+    while True:
+        skip = done
+        seen = 0
+
+        def count(n: int) -> None:
+            nonlocal seen, told
+            seen += n
+            if seen > told and on_bytes is not None:
+                on_bytes(seen - told)
+                told = seen
+
+        try:
+            for columns in _csv_batches(
+                source,
+                name,
+                schema,
+                block_size=block_size,
+                blocks_per_batch=per_batch,
+                on_bytes=None if on_bytes is None else count,
+                **options,
+            ):
+                n = len(next(iter(columns.values()))) if columns else 0
+                if skip:
+                    cut = min(skip, n)
+                    skip -= cut
+                    if cut == n:
+                        continue
+                    columns = {k: v.slice(cut) for k, v in columns.items()}
+                    n -= cut
+                done += n
+                yield columns
+            return
+        except _RecordTooLong as e:
+            grown = 1 << e.size.bit_length()
+            if grown > _MAX_GROWN_CSV_BLOCK or grown <= block_size:
+                raise ResultFileError(str(e), path=e.path, line=e.line) from None
+            per_batch = max(1, per_batch * block_size // grown)
+            block_size = grown
 
 
 def _json_batches(
@@ -2494,14 +2568,26 @@ def read_result_batches(
         raise ArgumentError(
             "byte_range: only uncompressed files (CSV in UTF-8) can be read in ranges"
         )
-    block_size = block_size or BLOCK_BYTES[fmt]
-    if fmt == "csv":
+    if fmt == "csv" and block_size is None and isinstance(source, (str, os.PathLike)):
+        columns = _csv_batches_growing(
+            source,
+            name,
+            schema,
+            encoding=encoding,
+            block_size=BLOCK_BYTES["csv"],
+            max_expansion=max_expansion,
+            on_bytes=on_bytes,
+            byte_range=byte_range,
+            threads=threads,
+            release_memory=release_memory,
+        )
+    elif fmt == "csv":
         columns = _csv_batches(
             source,
             name,
             schema,
             encoding=encoding,
-            block_size=block_size,
+            block_size=block_size or BLOCK_BYTES["csv"],
             max_expansion=max_expansion,
             on_bytes=on_bytes,
             byte_range=byte_range,
@@ -2514,7 +2600,7 @@ def read_result_batches(
             name,
             schema,
             encoding=encoding,
-            block_size=block_size,
+            block_size=block_size or BLOCK_BYTES["json"],
             max_expansion=max_expansion,
             byte_range=byte_range,
             on_bytes=on_bytes,
