@@ -2552,7 +2552,10 @@ def read_result_batches(
     the file's order. With ``release_memory`` (the default) the threads hand the memory they
     freed back to the OS after each batch, so the process's memory follows the batches in
     use; a caller that keeps every batch (as ``read_results`` does) passes False and saves
-    the kernel zeroing fresh pages again.
+    the kernel zeroing fresh pages again. A CSV path read in the default blocks that holds a
+    record longer than a block is read again in blocks above it (up to 16 MB), without
+    yielding a row twice; a longer record, or one in an open file or longer than the
+    caller's ``block_size``, is a ``ResultFileError`` naming the setting to raise.
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -2568,7 +2571,7 @@ def read_result_batches(
         raise ArgumentError(
             "byte_range: only uncompressed files (CSV in UTF-8) can be read in ranges"
         )
-    if fmt == "csv" and block_size is None and isinstance(source, (str, os.PathLike)):
+    if fmt == "csv" and not block_size and isinstance(source, (str, os.PathLike)):
         columns = _csv_batches_growing(
             source,
             name,
