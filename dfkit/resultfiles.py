@@ -1363,15 +1363,36 @@ class _Limited(io.RawIOBase):
 def _quote_problem(
     source: Source, name: str, encoding: str, max_expansion: float
 ) -> ResultFileError | None:
-    """The line where a quote opens and never closes, found by rescanning the file."""
+    """The line where a quote opens and never closes, found by rescanning the file.
+
+    Quotes are read as Arrow reads them: a quote opens a quoted value only at the start of a
+    field (``5" screen`` is text), and inside one ``""`` is a quote and the next lone quote
+    closes it.
+    """
     with _open(source, name, encoding=encoding, max_expansion=max_expansion) as stream:
-        opened = None
+        opened = None  # the line of the quoted value that is open
         for lineno, raw in enumerate(io.BufferedReader(stream), 1):
-            if raw.count(b'"') % 2:
-                opened = lineno if opened is None else None
+            pos = 0
+            while True:
+                if opened is None:
+                    start = _FIELD_QUOTE.search(raw, pos)
+                    if start is None:
+                        break
+                    opened, pos = lineno, start.end()
+                else:
+                    end = _CLOSING_QUOTE.match(raw, pos)
+                    if end is None:
+                        break
+                    opened, pos = None, end.end()
     if opened is None:
         return None
     return _unclosed_error(name, f"line {opened}", opened)
+
+
+#: A quote that opens a quoted value (at the start of a line or after a comma), and the rest
+#: of a quoted value up to its closing quote (``""`` is a quote in it).
+_FIELD_QUOTE = re.compile(rb'(?:^|(?<=,))"')
+_CLOSING_QUOTE = re.compile(rb'(?:[^"]|"")*"(?!")')
 
 
 def _unclosed_error(name: str, where: str, line: int | None) -> ResultFileError:
